@@ -1,0 +1,69 @@
+"""SDK providers for apps that configured none, from the standard ``OTEL_*`` variables.
+
+``opentelemetry-instrument`` configures providers itself; this covers ``tokentrace.instrument()``
+in an app that never set OpenTelemetry up. Exporters are found by name through the same entry
+points the OpenTelemetry SDK uses (``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER``: ``otlp``,
+``console``, ``none``). With no exporter named and no OTLP endpoint set, nothing is exported over
+the network — no failing exports to a collector that is not there.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib.metadata import entry_points
+from typing import Any
+
+from opentelemetry import metrics, trace
+
+from ._guard import logger
+
+__all__ = ["ensure_providers"]
+
+_OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT",)
+
+
+def _exporter_names(kind: str) -> list[str]:
+    configured = os.environ.get(f"OTEL_{kind.upper()}_EXPORTER")
+    if configured is None:
+        specific = f"OTEL_EXPORTER_OTLP_{kind.upper()}_ENDPOINT"
+        if any(v in os.environ for v in (*_OTLP_ENDPOINT_VARS, specific)):
+            return ["otlp"]
+        return []
+    return [n.strip().lower() for n in configured.split(",") if n.strip() and n.strip().lower() != "none"]
+
+
+def _load_exporter(group: str, name: str) -> Any | None:
+    # ``otlp`` is registered by the gRPC meta-package; our own dependency is the HTTP exporter.
+    candidates = [name, "otlp_proto_http"] if name == "otlp" else [name]
+    for candidate in candidates:
+        for entry in entry_points(group=group, name=candidate):
+            return entry.load()()
+    logger.warning("tokentrace: no OpenTelemetry exporter named %r is installed (%s)", name, group)
+    return None
+
+
+def ensure_providers() -> None:
+    """Install SDK tracer and meter providers where the app has none."""
+    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        tracer_provider = TracerProvider(resource=Resource.create())
+        for name in _exporter_names("traces"):
+            exporter = _load_exporter("opentelemetry_traces_exporter", name)
+            if exporter is not None:
+                tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
+        trace.set_tracer_provider(tracer_provider)
+
+    if type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider":
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.resources import Resource
+
+        readers = []
+        for name in _exporter_names("metrics"):
+            exporter = _load_exporter("opentelemetry_metrics_exporter", name)
+            if exporter is not None:
+                readers.append(PeriodicExportingMetricReader(exporter))
+        metrics.set_meter_provider(MeterProvider(resource=Resource.create(), metric_readers=readers))

@@ -1,0 +1,252 @@
+"""Watch an HTTP response body as the caller reads it, and finish the call's record at its end.
+
+Used where tokentrace sees bytes rather than SDK objects: raw and streaming responses of the SDK,
+and (later) plain HTTP clients. The body's byte stream is replaced by a pass-through that feeds a
+copy of each chunk to a parser — SSE events one by one, or one JSON document at the end — and never
+reads ahead or consumes anything on the caller's behalf.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from typing import Any
+
+from . import names
+from ._guard import internal_error
+from .extract import ApiKind, StreamAccumulator, response_info
+from .records import ResponseInfo
+from .recorder import LLMCall, Recorder
+
+__all__ = ["BodyObserver", "observe_response"]
+
+_MAX_JSON_BODY = 16 * 1024 * 1024  # a usage-bearing JSON body is small; never hold more than this
+_MAX_SSE_EVENT = 1024 * 1024
+
+
+class BodyObserver:
+    """Parses a copy of the body's bytes; finishes the record exactly once."""
+
+    __slots__ = ("_acc", "_buffer", "_data", "_decoder", "_json", "_sse", "call", "done", "kind", "recorder")
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        call: LLMCall,
+        kind: ApiKind,
+        content_type: str,
+        content_encoding: str,
+        hide_usage_chunk: bool = False,
+    ) -> None:
+        self.recorder = recorder
+        self.call = call
+        self.kind = kind
+        self.done = False
+        self._sse = "text/event-stream" in content_type.lower()
+        self._acc = StreamAccumulator(kind, hide_usage_chunk)
+        self._buffer = b""
+        self._data: list[bytes] = []
+        self._json: list[bytes] | None = [] if not self._sse else None
+        encoding = content_encoding.strip().lower()
+        self._decoder: Any = None
+        if encoding in ("gzip", "x-gzip"):
+            self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        elif encoding == "deflate":
+            self._decoder = zlib.decompressobj()
+        elif encoding not in ("", "identity"):
+            self._json = None  # an encoding we cannot decode: usage stays unknown
+            self._sse = False
+
+    def feed(self, chunk: bytes) -> None:
+        if self.done or not chunk:
+            return
+        try:
+            if self._decoder is not None:
+                chunk = self._decoder.decompress(chunk)
+            if self._sse:
+                self._feed_sse(chunk)
+            elif self._json is not None:
+                self._json.append(chunk)
+                if sum(map(len, self._json)) > _MAX_JSON_BODY:
+                    self._json = None
+        except Exception as exc:
+            self._sse = False
+            self._json = None
+            internal_error("reading a response body", exc)
+
+    def _feed_sse(self, chunk: bytes) -> None:
+        buffer = self._buffer + chunk
+        lines = buffer.split(b"\n")
+        self._buffer = lines.pop()
+        if len(self._buffer) > _MAX_SSE_EVENT:
+            self._buffer = b""
+        for line in lines:
+            line = line.rstrip(b"\r")
+            if not line:
+                self._dispatch()
+            elif line.startswith(b"data:"):
+                data = line[5:]
+                self._data.append(data[1:] if data.startswith(b" ") else data)
+
+    def _dispatch(self) -> None:
+        if not self._data:
+            return
+        data = b"\n".join(self._data)
+        self._data = []
+        if data == b"[DONE]":
+            return
+        call = self.call
+        if call.time_to_first_chunk is None:
+            call.time_to_first_chunk = time.perf_counter() - call.start
+        try:
+            event = json.loads(data)
+        except ValueError:
+            return
+        if isinstance(event, dict):
+            self._acc.add(event)
+
+    def end(self, how: str, error: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            info = self._result()
+            call = self.call
+            if call.stream:
+                call.stream_end = how
+            self.recorder.end(call, info, error)
+        except Exception as exc:
+            internal_error("finishing a response body", exc)
+
+    def _result(self) -> ResponseInfo | None:
+        if self._sse:
+            self._dispatch()
+            info = self._acc.info
+            info.finish_reasons = self._acc.finish_reasons()
+            return info
+        if self._json is None:
+            return None
+        body = b"".join(self._json)
+        if self._decoder is not None:
+            body += self._decoder.flush()
+        try:
+            payload = json.loads(body) if body else None
+        except ValueError:
+            return None
+        return response_info(self.kind, payload) if isinstance(payload, dict) else None
+
+
+_observed_classes: dict[type, type] = {}
+
+
+def _base_stream_class(stream: Any, name: str) -> type | None:
+    for klass in type(stream).__mro__:
+        if klass.__name__ == name:
+            return klass
+    return None
+
+
+def _observed_sync_class(base: type) -> type:
+    found = _observed_classes.get(base)
+    if found is not None:
+        return found
+
+    class ObservedSyncStream(base):  # type: ignore[valid-type,misc]
+        def __init__(self, inner: Any, observer: BodyObserver) -> None:
+            self._inner = inner
+            self._observer = observer
+
+        def __iter__(self) -> Any:
+            observer = self._observer
+            try:
+                for chunk in self._inner:
+                    observer.feed(chunk)
+                    yield chunk
+            except GeneratorExit:
+                observer.end(names.STREAM_END_CLOSED)
+                raise
+            except BaseException as exc:
+                observer.end(names.STREAM_END_ERROR, exc)
+                raise
+            observer.end(names.STREAM_END_COMPLETED)
+
+        def close(self) -> None:
+            try:
+                self._inner.close()
+            finally:
+                self._observer.end(names.STREAM_END_CLOSED)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def __del__(self) -> None:
+            self._observer.end(names.STREAM_END_ABANDONED)
+
+    _observed_classes[base] = ObservedSyncStream
+    return ObservedSyncStream
+
+
+def _observed_async_class(base: type) -> type:
+    found = _observed_classes.get(base)
+    if found is not None:
+        return found
+
+    class ObservedAsyncStream(base):  # type: ignore[valid-type,misc]
+        def __init__(self, inner: Any, observer: BodyObserver) -> None:
+            self._inner = inner
+            self._observer = observer
+
+        async def __aiter__(self) -> Any:
+            observer = self._observer
+            try:
+                async for chunk in self._inner:
+                    observer.feed(chunk)
+                    yield chunk
+            except GeneratorExit:
+                observer.end(names.STREAM_END_CLOSED)
+                raise
+            except BaseException as exc:
+                observer.end(names.STREAM_END_ERROR, exc)
+                raise
+            observer.end(names.STREAM_END_COMPLETED)
+
+        async def aclose(self) -> None:
+            try:
+                await self._inner.aclose()
+            finally:
+                self._observer.end(names.STREAM_END_CLOSED)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._inner, name)
+
+        def __del__(self) -> None:
+            self._observer.end(names.STREAM_END_ABANDONED)
+
+    _observed_classes[base] = ObservedAsyncStream
+    return ObservedAsyncStream
+
+
+def observe_response(
+    recorder: Recorder, call: LLMCall, kind: ApiKind, hide_usage_chunk: bool, response: Any
+) -> None:
+    """Replace ``response.stream`` (httpx or httpx2) with an observing pass-through."""
+    headers = response.headers
+    observer = BodyObserver(
+        recorder,
+        call,
+        kind,
+        headers.get("content-type", ""),
+        headers.get("content-encoding", ""),
+        hide_usage_chunk,
+    )
+    stream = response.stream
+    sync_base = _base_stream_class(stream, "SyncByteStream")
+    if sync_base is not None:
+        response.stream = _observed_sync_class(sync_base)(stream, observer)
+        return
+    async_base = _base_stream_class(stream, "AsyncByteStream")
+    if async_base is not None:
+        response.stream = _observed_async_class(async_base)(stream, observer)
+        return
+    observer.end(names.STREAM_END_COMPLETED)

@@ -1,0 +1,144 @@
+"""Settings: each one comes from an ``instrument()`` argument, else its environment variable, else a default.
+
+The table ``_FIELDS`` is the single place that says which is which, so documentation, the CLI and
+``instrument()`` agree. Settings are read once at ``instrument()`` time; nothing here runs per call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal
+
+from . import names
+
+__all__ = ["DEFAULT_STREAM_USAGE_HOSTS", "Settings", "SettingsError", "StreamUsagePolicy"]
+
+StreamUsagePolicy = Literal["auto", "always", "never"]
+
+# Hosts known to accept ``stream_options={"include_usage": true}`` on chat completions. Others may
+# reject an unknown field, so in ``auto`` mode we only add it where it is known to be safe. A leading
+# dot matches any subdomain.
+DEFAULT_STREAM_USAGE_HOSTS: tuple[str, ...] = (
+    "api.openai.com",
+    ".openai.azure.com",
+    "api.deepseek.com",
+    "generativelanguage.googleapis.com",
+    "api.groq.com",
+    "openrouter.ai",
+    "api.x.ai",
+    "api.together.xyz",
+    "api.fireworks.ai",
+)
+
+
+class SettingsError(ValueError):
+    """A setting has a value tokentrace cannot use; the message names the setting and its source."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+def _parse_list(raw: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in raw.split(",") if item.strip())
+
+
+def _parse_policy(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in ("auto", "always", "never"):
+        raise ValueError(f"expected auto, always or never, got {raw!r}")
+    return value
+
+
+def _parse_count(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected a count of zero or more, got {raw!r}")
+    return value
+
+
+def _parse_semconv(raw: str) -> bool:
+    return names.SEMCONV_OPT_IN_LATEST in _parse_list(raw)
+
+
+@dataclass(frozen=True)
+class _Field:
+    name: str
+    env: str | None
+    parse: Callable[[str], Any]
+
+
+_FIELDS: tuple[_Field, ...] = (
+    _Field("capture_content", names.ENV_CAPTURE_CONTENT, _parse_bool),
+    _Field("latest_semconv", names.ENV_SEMCONV_OPT_IN, _parse_semconv),
+    _Field("stream_usage", names.ENV_STREAM_USAGE, _parse_policy),
+    _Field("stream_usage_hosts", names.ENV_STREAM_USAGE_HOSTS, _parse_list),
+    _Field("tracking_ids", names.ENV_TRACKING_IDS, _parse_list),
+    _Field("max_tracking_ids", names.ENV_MAX_TRACKING_IDS, _parse_count),
+    _Field("prices", names.ENV_PRICES, str),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``instrument()`` was asked to do.
+
+    ``stream_usage_hosts`` extends (never replaces) ``DEFAULT_STREAM_USAGE_HOSTS``.
+    ``tracking_ids``, when given, is the allow-list of tracking ids that may appear on metrics;
+    otherwise the first ``max_tracking_ids`` distinct ids do, and later ones become ``_OTHER``.
+    Spans always carry the real tracking id.
+    """
+
+    capture_content: bool = False
+    latest_semconv: bool = False
+    stream_usage: StreamUsagePolicy = "auto"
+    stream_usage_hosts: tuple[str, ...] = ()
+    tracking_ids: tuple[str, ...] | None = None
+    max_tracking_ids: int = 100
+    prices: str | None = None
+
+    @classmethod
+    def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``instrument()`` keyword arguments, then the environment, then defaults."""
+        env = os.environ if environ is None else environ
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(arguments) - known)
+        if unknown:
+            raise SettingsError(f"unknown tokentrace setting(s): {', '.join(unknown)}; known: {sorted(known)}")
+        values: dict[str, Any] = {}
+        for spec in _FIELDS:
+            if arguments.get(spec.name) is not None:
+                values[spec.name] = _coerce(spec, arguments[spec.name])
+            elif spec.env is not None and spec.env in env:
+                try:
+                    values[spec.name] = spec.parse(env[spec.env])
+                except ValueError as exc:
+                    raise SettingsError(f"environment variable {spec.env}: {exc}") from None
+        return cls(**values)
+
+    def all_stream_usage_hosts(self) -> tuple[str, ...]:
+        return DEFAULT_STREAM_USAGE_HOSTS + tuple(h.lower() for h in self.stream_usage_hosts)
+
+
+def _coerce(spec: _Field, value: Any) -> Any:
+    """Accept the natural Python type for an argument, or the same text the env var takes."""
+    if isinstance(value, str) and spec.parse is not str:
+        try:
+            return spec.parse(value)
+        except ValueError as exc:
+            raise SettingsError(f"instrument({spec.name}=...): {exc}") from None
+    if spec.name in ("stream_usage_hosts", "tracking_ids") and isinstance(value, Iterable):
+        return tuple(str(v) for v in value)
+    if spec.name == "stream_usage":
+        try:
+            return _parse_policy(str(value))
+        except ValueError as exc:
+            raise SettingsError(f"instrument(stream_usage=...): {exc}") from None
+    return value

@@ -1,0 +1,312 @@
+"""Turn request bodies and responses of OpenAI-compatible APIs into plain records.
+
+Every function here accepts either the SDK's typed objects or the decoded JSON (dicts), so the
+openai SDK patch and the plain-HTTP patches share one body of logic. Nothing here raises on odd
+provider data: a field of the wrong type is treated as absent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+
+from . import names
+from .records import ResponseInfo, Usage
+
+__all__ = [
+    "ApiKind",
+    "StreamAccumulator",
+    "api_kind_for_path",
+    "request_attributes",
+    "response_info",
+    "usage_from",
+]
+
+_MAX_TOKENS = 1 << 40  # anything above this is not a token count, it is a broken response
+
+
+class ApiKind(str, Enum):
+    CHAT = "chat"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+    RESPONSES = "responses"
+
+    @property
+    def operation(self) -> str:
+        return _OPERATIONS[self]
+
+
+_OPERATIONS = {
+    ApiKind.CHAT: names.OP_CHAT,
+    ApiKind.COMPLETIONS: names.OP_TEXT_COMPLETION,
+    ApiKind.EMBEDDINGS: names.OP_EMBEDDINGS,
+    ApiKind.RESPONSES: names.OP_CHAT,
+}
+
+_kind_cache: dict[str, ApiKind | None] = {}
+
+
+def api_kind_for_path(path: str) -> ApiKind | None:
+    """Which token-consuming API a request path calls, matched on its last segments (cached)."""
+    try:
+        return _kind_cache[path]
+    except KeyError:
+        pass
+    segments = path.split("?", 1)[0].rstrip("/").rsplit("/", 2)
+    last = segments[-1]
+    kind: ApiKind | None = None
+    if last == "completions":
+        kind = ApiKind.CHAT if len(segments) > 1 and segments[-2] == "chat" else ApiKind.COMPLETIONS
+    elif last == "embeddings":
+        kind = ApiKind.EMBEDDINGS
+    elif last == "responses":
+        kind = ApiKind.RESPONSES
+    if len(_kind_cache) < 4096:
+        _kind_cache[path] = kind
+    return kind
+
+
+def _get(obj: Any, key: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, Mapping):
+        return obj.get(key)
+    return getattr(obj, key, None)
+
+
+def _count(value: Any) -> int | None:
+    """A token count, or None when the value is missing, not a count, negative or absurd."""
+    if type(value) is int:
+        return value if 0 <= value < _MAX_TOKENS else None
+    if type(value) is float and value.is_integer() and 0 <= value < _MAX_TOKENS:
+        return int(value)
+    return None
+
+
+def _money(value: Any) -> Decimal | None:
+    if type(value) is int or (type(value) is float and math.isfinite(value)):
+        return Decimal(repr(value)) if value >= 0 else None
+    if isinstance(value, str):
+        try:
+            parsed = Decimal(value)
+        except InvalidOperation:
+            return None
+        return parsed if parsed.is_finite() and parsed >= 0 else None
+    return None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def usage_from(raw: Any) -> Usage | None:
+    """Usage of any OpenAI-compatible shape (chat/completions, responses, embeddings)."""
+    if raw is None:
+        return None
+    input_tokens = _count(_get(raw, "prompt_tokens"))
+    output_tokens = _count(_get(raw, "completion_tokens"))
+    if input_tokens is None and output_tokens is None:  # Responses API names
+        input_tokens = _count(_get(raw, "input_tokens"))
+        output_tokens = _count(_get(raw, "output_tokens"))
+        in_details = _get(raw, "input_tokens_details")
+        out_details = _get(raw, "output_tokens_details")
+    else:
+        in_details = _get(raw, "prompt_tokens_details")
+        out_details = _get(raw, "completion_tokens_details")
+    cache_read = _count(_get(in_details, "cached_tokens"))
+    if cache_read is None:  # DeepSeek reports cache hits at the top level
+        cache_read = _count(_get(raw, "prompt_cache_hit_tokens"))
+    cache_write = _count(_get(in_details, "cache_write_tokens"))
+    if cache_write is None:  # gateways fronting Anthropic models
+        cache_write = _count(_get(raw, "cache_creation_input_tokens"))
+    usage = Usage(
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        reasoning_tokens=_count(_get(out_details, "reasoning_tokens")),
+        provider_cost=_money(_get(raw, "cost")),
+    )
+    if usage.input_tokens is None and usage.output_tokens is None and usage.provider_cost is None:
+        return None
+    return usage
+
+
+# --- requests ------------------------------------------------------------------------------------
+
+_NUMERIC_PARAMS: tuple[tuple[str, str], ...] = (
+    ("temperature", names.GEN_AI_REQUEST_TEMPERATURE),
+    ("top_p", names.GEN_AI_REQUEST_TOP_P),
+    ("top_k", names.GEN_AI_REQUEST_TOP_K),
+    ("frequency_penalty", names.GEN_AI_REQUEST_FREQUENCY_PENALTY),
+    ("presence_penalty", names.GEN_AI_REQUEST_PRESENCE_PENALTY),
+)
+_MAX_TOKEN_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def request_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, Any]:
+    """Span attributes of the request parameters the semantic conventions list."""
+    attrs: dict[str, Any] = {}
+    for key, attribute in _NUMERIC_PARAMS:
+        value = body.get(key)
+        if value is not None and type(value) in (int, float):
+            attrs[attribute] = value
+    for key in _MAX_TOKEN_PARAMS:
+        value = body.get(key)
+        if type(value) is int:
+            attrs[names.GEN_AI_REQUEST_MAX_TOKENS] = value
+            break
+    seed = body.get("seed")
+    if type(seed) is int:
+        attrs[names.GEN_AI_REQUEST_SEED] = seed
+    n = body.get("n")
+    if type(n) is int and n != 1:
+        attrs[names.GEN_AI_REQUEST_CHOICE_COUNT] = n
+    stop = body.get("stop")
+    if isinstance(stop, str):
+        attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
+    elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
+        attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stop)
+    if body.get("stream") is True:
+        attrs[names.GEN_AI_REQUEST_STREAM] = True
+    tier = body.get("service_tier")
+    if isinstance(tier, str) and tier != "auto":
+        attrs[names.OPENAI_REQUEST_SERVICE_TIER] = tier
+    if kind is ApiKind.EMBEDDINGS:
+        fmt = body.get("encoding_format")
+        if isinstance(fmt, str):
+            attrs[names.GEN_AI_REQUEST_ENCODING_FORMATS] = (fmt,)
+    else:
+        output_type = _output_type(kind, body)
+        if output_type is not None:
+            attrs[names.GEN_AI_OUTPUT_TYPE] = output_type
+    if kind is ApiKind.RESPONSES:
+        conversation = body.get("conversation")
+        conversation_id = conversation if isinstance(conversation, str) else _get(conversation, "id")
+        if isinstance(conversation_id, str):
+            attrs[names.GEN_AI_CONVERSATION_ID] = conversation_id
+    return attrs
+
+
+def _output_type(kind: ApiKind, body: Mapping[str, Any]) -> str | None:
+    if kind is ApiKind.RESPONSES:
+        fmt = _get(_get(body, "text"), "format")
+    else:
+        fmt = body.get("response_format")
+    fmt_type = _get(fmt, "type")
+    if fmt_type in ("json_object", "json_schema"):
+        return "json"
+    if fmt_type == "text":
+        return "text"
+    return None
+
+
+# --- responses -----------------------------------------------------------------------------------
+
+
+def response_info(kind: ApiKind, response: Any) -> ResponseInfo:
+    """Model, id, finish reasons and usage of a complete (non-streamed) response."""
+    info = ResponseInfo(
+        model=_text(_get(response, "model")),
+        id=_text(_get(response, "id")) if kind is not ApiKind.EMBEDDINGS else None,
+        usage=usage_from(_get(response, "usage")),
+    )
+    if kind is ApiKind.RESPONSES:
+        reason = responses_finish_reason(response)
+        if reason is not None:
+            info.finish_reasons.append(reason)
+        info.service_tier = _text(_get(response, "service_tier"))
+        return info
+    if kind is ApiKind.EMBEDDINGS:
+        return info
+    choices = _get(response, "choices")
+    if isinstance(choices, (list, tuple)):
+        indexed = []
+        for position, choice in enumerate(choices):
+            index = _get(choice, "index")
+            indexed.append((index if type(index) is int else position, _text(_get(choice, "finish_reason"))))
+        indexed.sort(key=lambda pair: pair[0])
+        info.finish_reasons.extend(reason for _, reason in indexed)
+    info.service_tier = _text(_get(response, "service_tier"))
+    info.system_fingerprint = _text(_get(response, "system_fingerprint"))
+    return info
+
+
+_INCOMPLETE_REASONS = {"max_output_tokens": "length", "content_filter": "content_filter"}
+
+
+def responses_finish_reason(response: Any) -> str | None:
+    """A chat-style finish reason for a Responses API object (it has a status instead)."""
+    status = _get(response, "status")
+    if status == "completed":
+        output = _get(response, "output")
+        if isinstance(output, (list, tuple)) and any(_get(item, "type") == "function_call" for item in output):
+            return "tool_calls"
+        return "stop"
+    if status == "incomplete":
+        reason = _get(_get(response, "incomplete_details"), "reason")
+        return _INCOMPLETE_REASONS.get(reason, reason) if isinstance(reason, str) else "incomplete"
+    if status == "failed":
+        return "error"
+    return status if isinstance(status, str) else None
+
+
+class StreamAccumulator:
+    """Collects what a stream says, chunk by chunk, into one ``ResponseInfo``.
+
+    ``add`` returns True for a chunk that exists only because tokentrace asked for usage
+    (``include_usage``) and must be hidden from the caller.
+    """
+
+    __slots__ = ("_hide_usage_chunk", "_reasons", "info", "kind")
+
+    def __init__(self, kind: ApiKind, hide_usage_chunk: bool) -> None:
+        self.kind = kind
+        self.info = ResponseInfo()
+        self._reasons: dict[int, str | None] = {}
+        self._hide_usage_chunk = hide_usage_chunk
+
+    def add(self, chunk: Any) -> bool:
+        if self.kind is ApiKind.RESPONSES:
+            self._add_event(chunk)
+            return False
+        info = self.info
+        if info.model is None:
+            info.model = _text(_get(chunk, "model"))
+            info.id = _text(_get(chunk, "id"))
+            info.system_fingerprint = _text(_get(chunk, "system_fingerprint"))
+            info.service_tier = _text(_get(chunk, "service_tier"))
+        choices = _get(chunk, "choices")
+        if choices:
+            for choice in choices:
+                reason = _get(choice, "finish_reason")
+                if reason is not None:
+                    index = _get(choice, "index")
+                    self._reasons[index if type(index) is int else len(self._reasons)] = _text(reason)
+                    groq = _get(chunk, "x_groq")  # Groq puts usage here on the last chunk
+                    if groq is not None:
+                        info.usage = usage_from(_get(groq, "usage")) or info.usage
+        raw_usage = _get(chunk, "usage")
+        if raw_usage is not None:
+            info.usage = usage_from(raw_usage)
+            return self._hide_usage_chunk and not choices
+        return False
+
+    def _add_event(self, event: Any) -> None:
+        event_type = _get(event, "type")
+        if event_type in ("response.completed", "response.incomplete", "response.failed", "response.created"):
+            response = _get(event, "response")
+            final = response_info(ApiKind.RESPONSES, response)
+            if event_type == "response.created":
+                final.finish_reasons.clear()
+            if final.usage is None:
+                final.usage = self.info.usage
+            self.info = final
+
+    def finish_reasons(self) -> list[str | None]:
+        if self.kind is ApiKind.RESPONSES:
+            return self.info.finish_reasons
+        return [self._reasons[i] for i in sorted(self._reasons)]

@@ -1,0 +1,151 @@
+"""Every attribute, metric, unit, value and environment variable name tokentrace emits or reads.
+
+No other module spells one of these as a string literal. Semantic-convention names follow the
+OpenTelemetry GenAI conventions of semantic-conventions v1.41.0; ``LATEST`` holds the names of the
+newer GenAI conventions emitted under ``OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+# --- span attributes: GenAI semantic conventions -------------------------------------------------
+GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
+GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
+GEN_AI_REQUEST_MODEL: Final = "gen_ai.request.model"
+GEN_AI_REQUEST_MAX_TOKENS: Final = "gen_ai.request.max_tokens"
+GEN_AI_REQUEST_TEMPERATURE: Final = "gen_ai.request.temperature"
+GEN_AI_REQUEST_TOP_P: Final = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K: Final = "gen_ai.request.top_k"
+GEN_AI_REQUEST_SEED: Final = "gen_ai.request.seed"
+GEN_AI_REQUEST_FREQUENCY_PENALTY: Final = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY: Final = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES: Final = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_CHOICE_COUNT: Final = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_STREAM: Final = "gen_ai.request.stream"
+GEN_AI_REQUEST_ENCODING_FORMATS: Final = "gen_ai.request.encoding_formats"
+GEN_AI_OUTPUT_TYPE: Final = "gen_ai.output.type"
+GEN_AI_CONVERSATION_ID: Final = "gen_ai.conversation.id"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT: Final = "gen_ai.embeddings.dimension.count"
+GEN_AI_RESPONSE_ID: Final = "gen_ai.response.id"
+GEN_AI_RESPONSE_MODEL: Final = "gen_ai.response.model"
+GEN_AI_RESPONSE_FINISH_REASONS: Final = "gen_ai.response.finish_reasons"
+GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: Final = "gen_ai.response.time_to_first_chunk"
+GEN_AI_USAGE_INPUT_TOKENS: Final = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS: Final = "gen_ai.usage.output_tokens"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: Final = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: Final = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: Final = "gen_ai.usage.cache_write.input_tokens"
+GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: Final = "gen_ai.usage.reasoning.output_tokens"
+GEN_AI_INPUT_MESSAGES: Final = "gen_ai.input.messages"
+GEN_AI_OUTPUT_MESSAGES: Final = "gen_ai.output.messages"
+GEN_AI_SYSTEM_INSTRUCTIONS: Final = "gen_ai.system_instructions"
+GEN_AI_TOKEN_TYPE: Final = "gen_ai.token.type"
+
+OPENAI_REQUEST_SERVICE_TIER: Final = "openai.request.service_tier"
+OPENAI_RESPONSE_SERVICE_TIER: Final = "openai.response.service_tier"
+OPENAI_RESPONSE_SYSTEM_FINGERPRINT: Final = "openai.response.system_fingerprint"
+
+SERVER_ADDRESS: Final = "server.address"
+SERVER_PORT: Final = "server.port"
+ERROR_TYPE: Final = "error.type"
+HTTP_RESPONSE_STATUS_CODE: Final = "http.response.status_code"
+
+# --- cost on the span (semantic-conventions-genai proposal, PR #443) -----------------------------
+GEN_AI_USAGE_COST_AMOUNT: Final = "gen_ai.usage.cost.amount"
+GEN_AI_USAGE_COST_CURRENCY: Final = "gen_ai.usage.cost.currency"
+GEN_AI_USAGE_COST_SOURCE: Final = "gen_ai.usage.cost.source"
+
+# --- our own prefix -------------------------------------------------------------------------------
+TRACKING_ID: Final = "tokentrace.tracking_id"
+TRACKING_PATH: Final = "tokentrace.tracking_path"
+STREAM_END: Final = "tokentrace.stream.end"
+STREAM_USAGE_INJECTED: Final = "tokentrace.stream.usage_injected"
+USAGE_ESTIMATED: Final = "tokentrace.usage.estimated"
+COST_UNPRICED: Final = "tokentrace.cost.unpriced"
+COST_UNKNOWN_REASON: Final = "tokentrace.cost.unknown_reason"
+COST_INPUT: Final = "tokentrace.cost.input"
+COST_OUTPUT: Final = "tokentrace.cost.output"
+COST_CACHE_READ: Final = "tokentrace.cost.cache_read"
+COST_CACHE_WRITE: Final = "tokentrace.cost.cache_write"
+COST_REASONING: Final = "tokentrace.cost.reasoning"
+PRICE_ENTRY: Final = "tokentrace.price.entry"
+PRICE_SOURCE: Final = "tokentrace.price.source"
+PRICE_DATE: Final = "tokentrace.price.date"
+
+# --- values ---------------------------------------------------------------------------------------
+OP_CHAT: Final = "chat"
+OP_TEXT_COMPLETION: Final = "text_completion"
+OP_EMBEDDINGS: Final = "embeddings"
+TOKEN_INPUT: Final = "input"
+TOKEN_OUTPUT: Final = "output"
+CURRENCY_USD: Final = "USD"
+COST_SOURCE_PROVIDER: Final = "provider"
+COST_SOURCE_LOCAL: Final = "local"
+OVERFLOW_TRACKING_ID: Final = "_OTHER"
+ERROR_TYPE_OTHER: Final = "_OTHER"
+STREAM_END_COMPLETED: Final = "completed"
+STREAM_END_CLOSED: Final = "closed"
+STREAM_END_ABANDONED: Final = "abandoned"
+STREAM_END_ERROR: Final = "error"
+STREAM_END_CANCELLED: Final = "cancelled"
+UNKNOWN_UNPRICED: Final = "unpriced_model"
+UNKNOWN_NO_USAGE: Final = "no_usage"
+UNKNOWN_ERROR: Final = "error"
+
+# --- units ---------------------------------------------------------------------------------------
+UNIT_TOKEN: Final = "{token}"
+UNIT_SECONDS: Final = "s"
+UNIT_USD: Final = "USD"
+UNIT_CALL: Final = "{call}"
+
+# --- bucket advisories ---------------------------------------------------------------------------
+TOKEN_BUCKETS: Final = tuple(float(4**i) for i in range(14))  # 1, 4, 16, ... 67108864
+DURATION_BUCKETS: Final = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+# One call costs from a millionth of a dollar (a short embedding) to a few dollars (a long
+# reasoning call); SDK default buckets (0 … 10000) would put every call in the first bucket.
+COST_BUCKETS: Final = (
+    1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0,
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MetricNames:
+    """Metric names of one semantic-convention generation."""
+
+    token_usage: str
+    operation_duration: str
+    time_to_first_chunk: str
+    cache_write_attribute: str
+
+
+STABLE: Final = MetricNames(
+    token_usage="gen_ai.client.token.usage",
+    operation_duration="gen_ai.client.operation.duration",
+    time_to_first_chunk="gen_ai.client.operation.time_to_first_chunk",
+    cache_write_attribute=GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+)
+LATEST: Final = MetricNames(
+    token_usage="gen_ai.client.inference.token.usage",
+    operation_duration="gen_ai.client.inference.duration",
+    time_to_first_chunk="gen_ai.client.inference.time_to_first_chunk",
+    cache_write_attribute=GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+)
+
+COST_COUNTER: Final = "gen_ai.client.cost"
+COST_HISTOGRAM: Final = "gen_ai.client.cost.per_call"
+UNKNOWN_COST_COUNTER: Final = "tokentrace.calls.cost_unknown"
+
+# --- environment variables -----------------------------------------------------------------------
+ENV_CAPTURE_CONTENT: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+ENV_SEMCONV_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
+SEMCONV_OPT_IN_LATEST: Final = "gen_ai_latest_experimental"
+ENV_STREAM_USAGE: Final = "TOKENTRACE_STREAM_USAGE"
+ENV_STREAM_USAGE_HOSTS: Final = "TOKENTRACE_STREAM_USAGE_HOSTS"
+ENV_TRACKING_IDS: Final = "TOKENTRACE_TRACKING_IDS"
+ENV_MAX_TRACKING_IDS: Final = "TOKENTRACE_MAX_TRACKING_IDS"
+ENV_PRICES: Final = "TOKENTRACE_PRICES"
+ENV_RAISE_INTERNAL_ERRORS: Final = "TOKENTRACE_RAISE_INTERNAL_ERRORS"

@@ -1,0 +1,1 @@
+"""Thin wrappers that describe calls to the recorder; one module per library patched."""

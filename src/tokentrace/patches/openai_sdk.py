@@ -1,0 +1,215 @@
+"""The openai SDK patch: one wrapper around the SDK's single request choke point.
+
+Every SDK method that consumes tokens — ``chat.completions.create`` / ``parse`` / ``stream``,
+legacy ``completions.create``, ``embeddings.create``, ``responses.create`` / ``stream`` / ``parse``,
+their ``with_raw_response`` and ``with_streaming_response`` forms, on ``OpenAI``, ``AzureOpenAI`` and
+their async twins — ends in ``SyncAPIClient.request`` / ``AsyncAPIClient.request`` with the request
+path and JSON body. Wrapping those two methods covers them all (openai 1.x to 3.x) and sees retries
+as one call. The path says which API it is; everything else is in ``extract``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._guard import internal_error
+from ..config import Settings
+from ..extract import ApiKind, StreamAccumulator, api_kind_for_path, request_attributes, response_info
+from ..providers import Endpoint, endpoint_for, host_matches
+from ..recorder import LLMCall, Recorder
+from ..streams import AsyncStreamProxy, StreamState, SyncStreamProxy
+
+__all__ = ["TARGETS", "make_wrappers"]
+
+# (module, attribute) pairs this patch wraps.
+TARGETS: tuple[tuple[str, str], ...] = (
+    ("openai._base_client", "SyncAPIClient.request"),
+    ("openai._base_client", "AsyncAPIClient.request"),
+)
+
+_MAX_MODEL_LENGTH = 256
+_ENDPOINT_ATTR = "_tokentrace_endpoint"
+_RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
+
+Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
+
+
+class _Started:
+    __slots__ = ("call", "hide_usage_chunk", "kind")
+
+    def __init__(self, call: LLMCall, kind: ApiKind, hide_usage_chunk: bool) -> None:
+        self.call = call
+        self.kind = kind
+        self.hide_usage_chunk = hide_usage_chunk
+
+
+def _endpoint(client: Any) -> Endpoint:
+    """The client's endpoint, cached on the client and recomputed if its base URL changes."""
+    base = client._base_url
+    cached = client.__dict__.get(_ENDPOINT_ATTR)
+    if cached is not None and cached[0] is base:
+        endpoint: Endpoint = cached[1]
+        return endpoint
+    endpoint = endpoint_for(str(base))
+    client.__dict__[_ENDPOINT_ATTR] = (base, endpoint)
+    return endpoint
+
+
+def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tuple[Wrapper, Wrapper]:
+    """Build the sync and async wrappers, closing over what ``instrument()`` decided."""
+    settings = recorder.settings
+    sync_stream_cls, async_stream_cls = stream_classes
+    usage_hosts = settings.all_stream_usage_hosts()
+    policy = settings.stream_usage
+
+    def begin(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Started | None:
+        options = args[1] if len(args) > 1 else kwargs.get("options")
+        if options is None or str(options.method).lower() != "post":
+            return None
+        kind = api_kind_for_path(options.url)
+        if kind is None:
+            return None
+        body = options.json_data
+        if not isinstance(body, Mapping):
+            body = {}
+        endpoint = _endpoint(client)
+        stream = body.get("stream") is True
+        model = body.get("model")
+        model = model[:_MAX_MODEL_LENGTH] if isinstance(model, str) else None
+        hide = False
+        if (
+            stream
+            and kind is ApiKind.CHAT
+            and _should_add_usage(policy, usage_hosts, endpoint, body)
+            and not _wants_raw(options.headers)
+        ):
+            options.json_data = _with_usage(body)
+            hide = True
+        call = recorder.start(kind.operation, model, endpoint, stream, request_attributes(kind, body))
+        call.usage_injected = hide
+        return _Started(call, kind, hide)
+
+    def finish(started: _Started, result: Any) -> Any:
+        call = started.call
+        if isinstance(result, sync_stream_cls):
+            state = StreamState(recorder, call, StreamAccumulator(started.kind, started.hide_usage_chunk))
+            return SyncStreamProxy(result, state)
+        if isinstance(result, async_stream_cls):
+            state = StreamState(recorder, call, StreamAccumulator(started.kind, started.hide_usage_chunk))
+            return AsyncStreamProxy(result, state)
+        http_response = getattr(result, "http_response", None)
+        if http_response is not None and not hasattr(result, "choices"):
+            _finish_raw(recorder, started, http_response)
+            return result
+        recorder.end(call, response_info(started.kind, result))
+        return result
+
+    def fail(started: _Started, error: BaseException) -> None:
+        recorder.end(started.call, None, error)
+
+    def sync_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        try:
+            started = begin(instance, args, kwargs)
+        except Exception as exc:
+            internal_error("starting an openai call", exc)
+            started = None
+        if started is None:
+            return wrapped(*args, **kwargs)
+        token = recorder.activate(started.call)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as error:
+            recorder.deactivate(token)
+            _guarded(fail, started, error)
+            raise
+        recorder.deactivate(token)
+        try:
+            return finish(started, result)
+        except Exception as exc:
+            internal_error("recording an openai response", exc)
+            return result
+
+    async def async_wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        try:
+            started = begin(instance, args, kwargs)
+        except Exception as exc:
+            internal_error("starting an openai call", exc)
+            started = None
+        if started is None:
+            return await wrapped(*args, **kwargs)
+        token = recorder.activate(started.call)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as error:
+            recorder.deactivate(token)
+            _guarded(fail, started, error)
+            raise
+        recorder.deactivate(token)
+        try:
+            return finish(started, result)
+        except Exception as exc:
+            internal_error("recording an openai response", exc)
+            return result
+
+    return sync_wrapper, async_wrapper
+
+
+def _guarded(fail: Callable[[_Started, BaseException], None], started: _Started, error: BaseException) -> None:
+    try:
+        fail(started, error)
+    except Exception as exc:
+        internal_error("recording an openai error", exc)
+
+
+def _should_add_usage(policy: str, hosts: tuple[str, ...], endpoint: Endpoint, body: Mapping[str, Any]) -> bool:
+    if policy == "never":
+        return False
+    options = body.get("stream_options")
+    if policy == "always":
+        return not (isinstance(options, Mapping) and options.get("include_usage") is True)
+    return options is None and host_matches(endpoint.address, hosts)
+
+
+def _wants_raw(headers: Any) -> bool:
+    """Raw-response calls hand the caller the bytes, where an added usage chunk cannot be hidden."""
+    return isinstance(headers, Mapping) and bool(headers.get(_RAW_RESPONSE_HEADER))
+
+
+def _with_usage(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of the body asking for usage; the caller's own dicts are never changed."""
+    options = body.get("stream_options")
+    merged = dict(options) if isinstance(options, Mapping) else {}
+    merged["include_usage"] = True
+    return {**body, "stream_options": merged}
+
+
+def _finish_raw(recorder: Recorder, started: _Started, http_response: Any) -> None:
+    """``with_raw_response`` / ``with_streaming_response``: read usage from the HTTP body.
+
+    A body the SDK has already read is decoded here; an unread one (streamed) is observed as the
+    caller reads it.
+    """
+    from ..bodies import observe_response  # only these rarer calls need it
+
+    call = started.call
+    if not started.call.stream and _is_read(http_response):
+        try:
+            payload = json.loads(http_response.content)
+        except ValueError:
+            payload = None
+        recorder.end(call, response_info(started.kind, payload) if isinstance(payload, dict) else None)
+        return
+    observe_response(recorder, call, started.kind, started.hide_usage_chunk, http_response)
+
+
+def _is_read(http_response: Any) -> bool:
+    try:
+        http_response.content  # noqa: B018 - raises ResponseNotRead when the body is unread
+    except Exception:
+        return False
+    return True
+

@@ -1,0 +1,165 @@
+"""Resolved prices of one model (`Rates`), what one call cost (`Cost`), and the arithmetic between them.
+
+Everything here is exact ``Decimal`` arithmetic in a private context, so a host application that
+changes the global decimal precision cannot round our money.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Context, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tokentrace.records import Usage
+
+__all__ = ["ZERO", "Cost", "RateTier", "Rates"]
+
+ZERO = Decimal(0)
+
+# 50 digits hold any realistic token count times any per-token price without rounding.
+_CTX = Context(prec=50)
+_mul = _CTX.multiply
+_add = _CTX.add
+
+
+@dataclass(frozen=True)
+class RateTier:
+    """Rates that replace the base rates when the prompt has more than ``above`` input tokens.
+
+    As in genai-prices, crossing a threshold reprices *all* tokens of the call, not only those
+    above it. ``None`` falls back within the tier: cache rates to this tier's input rate, the
+    reasoning rate to this tier's output rate.
+    """
+
+    above: int
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    reasoning: Decimal | None = None
+
+
+# One price band as per-token rates: (threshold, input, output, cache_read, cache_write, reasoning).
+_Band = tuple[int, Decimal, Decimal, Decimal, Decimal, Decimal]
+
+
+def _band(
+    above: int,
+    input: Decimal,
+    output: Decimal,
+    cache_read: Decimal | None,
+    cache_write: Decimal | None,
+    reasoning: Decimal | None,
+) -> _Band:
+    def per_token(per_million: Decimal) -> Decimal:
+        return per_million.scaleb(-6, _CTX)
+
+    return (
+        above,
+        per_token(input),
+        per_token(output),
+        per_token(input if cache_read is None else cache_read),
+        per_token(input if cache_write is None else cache_write),
+        per_token(output if reasoning is None else reasoning),
+    )
+
+
+@dataclass(frozen=True)
+class Rates:
+    """What a model costs, in USD per 1M tokens, and where that price came from.
+
+    ``cache_read`` and ``cache_write`` of ``None`` mean "billed as plain input"; ``reasoning`` of
+    ``None`` means "billed as plain output". ``request`` is a flat USD fee per call (a few
+    providers charge one, e.g. Perplexity's per-request search fee), zero for most models.
+    ``source`` is ``"genai-prices"`` or ``"override:<file path or 'code'>"``; ``entry`` names the
+    price entry used (``"openai/gpt-4.1"``); ``date`` is the day the price is valid from, if known.
+    """
+
+    input: Decimal
+    output: Decimal
+    cache_read: Decimal | None = None
+    cache_write: Decimal | None = None
+    reasoning: Decimal | None = None
+    tiers: tuple[RateTier, ...] = ()
+    request: Decimal = ZERO
+    source: str = "override:code"
+    entry: str = ""
+    date: str | None = None
+    # Per-token bands, highest threshold first, so pricing a call is a short scan and five products.
+    _bands: tuple[_Band, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        bands = [_band(-1, self.input, self.output, self.cache_read, self.cache_write, self.reasoning)]
+        bands.extend(
+            _band(t.above, t.input, t.output, t.cache_read, t.cache_write, t.reasoning) for t in self.tiers
+        )
+        bands.sort(key=lambda band: band[0], reverse=True)
+        object.__setattr__(self, "_bands", tuple(bands))
+
+    def cost(self, usage: Usage) -> Cost:
+        """Price ``usage`` with these rates (source ``local``).
+
+        Counts follow `Usage`: input includes cache reads and writes, output includes reasoning.
+        Missing counts are zero; inconsistent ones are clamped (a part larger than its whole is
+        billed as reported, and the remainder never goes below zero) so pricing never raises.
+        """
+        input_tokens = usage.input_tokens or 0
+        output_tokens = usage.output_tokens or 0
+        cache_read = usage.cache_read_tokens or 0
+        cache_write = usage.cache_write_tokens or 0
+        reasoning = usage.reasoning_tokens or 0
+        # Negative counts can only come from a buggy provider or patch; treat them as zero.
+        input_tokens = max(input_tokens, 0)
+        output_tokens = max(output_tokens, 0)
+        cache_read = max(cache_read, 0)
+        cache_write = max(cache_write, 0)
+        reasoning = max(reasoning, 0)
+
+        for band in self._bands:  # the last band (threshold -1) always matches
+            if input_tokens > band[0]:
+                break
+        plain_input = max(input_tokens - cache_read - cache_write, 0)
+        plain_output = max(output_tokens - reasoning, 0)
+        input_part = _mul(plain_input, band[1])
+        output_part = _mul(plain_output, band[2])
+        read_part = _mul(cache_read, band[3])
+        write_part = _mul(cache_write, band[4])
+        reasoning_part = _mul(reasoning, band[5])
+        amount = _add(_add(_add(input_part, output_part), _add(read_part, write_part)), reasoning_part)
+        if self.request:
+            amount = _add(amount, self.request)
+        return Cost(
+            amount=amount,
+            input=input_part,
+            output=output_part,
+            cache_read=read_part,
+            cache_write=write_part,
+            reasoning=reasoning_part,
+            request=self.request,
+            source="local",
+            entry=self.entry,
+            date=self.date,
+        )
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one call cost, in USD, with its breakdown.
+
+    ``amount`` is the total. ``input`` is uncached input only and ``output`` excludes reasoning, so
+    for a local price the parts add up to ``amount``. ``source`` is ``"provider"`` when the
+    response carried its own cost (then ``amount`` is that cost, and the breakdown is our local
+    estimate, or zeros if we have no price) and ``"local"`` otherwise.
+    """
+
+    amount: Decimal
+    input: Decimal = ZERO
+    output: Decimal = ZERO
+    cache_read: Decimal = ZERO
+    cache_write: Decimal = ZERO
+    reasoning: Decimal = ZERO
+    request: Decimal = ZERO
+    source: str = "local"
+    entry: str | None = None
+    date: str | None = None

@@ -1,0 +1,234 @@
+"""The one place that turns an LLM call into telemetry: span, metrics, cost, sinks.
+
+Patches describe a call (``LLMCall``) and hand it here at its start and its end; they never touch
+the tracer or the meter. Everything that can be decided once (instruments, names, settings) is
+decided when the recorder is built at ``instrument()`` time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.metrics import Meter
+from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+
+from . import names
+from .config import Settings
+from .providers import Endpoint
+from .records import ResponseInfo
+from .tracking import TrackingIdCap, current_path
+
+__all__ = ["SDK_CALL_KEY", "LLMCall", "Recorder"]
+
+# Set in the context while an SDK-level call is recorded: HTTP-level patches step aside then, so
+# one call is one span and one cost.
+SDK_CALL_KEY = otel_context.create_key("tokentrace-sdk-call")
+
+Sink = Callable[["LLMCall"], None]
+
+
+class LLMCall:
+    """One call in flight, then finished. Mutable only while the call runs."""
+
+    __slots__ = (
+        "duration",
+        "endpoint",
+        "error_type",
+        "metric_attributes",
+        "operation",
+        "request_model",
+        "response",
+        "span",
+        "start",
+        "stream",
+        "stream_end",
+        "time_to_first_chunk",
+        "tracking_path",
+        "usage_injected",
+    )
+
+    def __init__(
+        self, operation: str, request_model: str | None, endpoint: Endpoint, stream: bool, span: Any
+    ) -> None:
+        self.operation = operation
+        self.request_model = request_model
+        self.endpoint = endpoint
+        self.stream = stream
+        self.span = span
+        self.tracking_path: tuple[str, ...] = ()
+        self.start = time.perf_counter()
+        self.duration = 0.0
+        self.time_to_first_chunk: float | None = None
+        self.response: ResponseInfo | None = None
+        self.error_type: str | None = None
+        self.stream_end: str | None = None
+        self.usage_injected = False
+        self.metric_attributes: dict[str, Any] = {}
+
+    @property
+    def tracking_id(self) -> str | None:
+        return self.tracking_path[-1] if self.tracking_path else None
+
+
+class Recorder:
+    """Owns the tracer, the instruments and the sinks; shared by every patch."""
+
+    def __init__(self, tracer: Tracer, meter: Meter, settings: Settings) -> None:
+        self.tracer = tracer
+        self.settings = settings
+        metric_names = names.LATEST if settings.latest_semconv else names.STABLE
+        self._cache_write_attribute = metric_names.cache_write_attribute
+        self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
+        self._token_usage = meter.create_histogram(
+            metric_names.token_usage,
+            unit=names.UNIT_TOKEN,
+            description="Number of input and output tokens used per call.",
+            explicit_bucket_boundaries_advisory=list(names.TOKEN_BUCKETS),
+        )
+        self._duration = meter.create_histogram(
+            metric_names.operation_duration,
+            unit=names.UNIT_SECONDS,
+            description="Duration of a GenAI client operation.",
+            explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
+        )
+        self._time_to_first_chunk = meter.create_histogram(
+            metric_names.time_to_first_chunk,
+            unit=names.UNIT_SECONDS,
+            description="Time from the request to the first chunk of a streamed response.",
+            explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
+        )
+        self.sinks: list[Sink] = []
+
+    # -- start ------------------------------------------------------------------------------------
+
+    def start(
+        self,
+        operation: str,
+        request_model: str | None,
+        endpoint: Endpoint,
+        stream: bool,
+        request_attributes: dict[str, Any],
+    ) -> LLMCall:
+        """Open the span of a call; the caller makes it current with ``activate``."""
+        path = current_path()
+        attributes = request_attributes
+        attributes[names.GEN_AI_OPERATION_NAME] = operation
+        attributes[names.GEN_AI_PROVIDER_NAME] = endpoint.provider
+        attributes[names.SERVER_ADDRESS] = endpoint.address
+        attributes[names.SERVER_PORT] = endpoint.port
+        if request_model:
+            attributes[names.GEN_AI_REQUEST_MODEL] = request_model
+        if path:
+            attributes[names.TRACKING_ID] = path[-1]
+            if len(path) > 1:
+                attributes[names.TRACKING_PATH] = path
+        span = self.tracer.start_span(
+            f"{operation} {request_model}" if request_model else operation,
+            kind=SpanKind.CLIENT,
+            attributes=attributes,
+        )
+        call = LLMCall(operation, request_model, endpoint, stream, span)
+        call.tracking_path = path
+        return call
+
+    @staticmethod
+    def activate(call: LLMCall) -> object:
+        """Make the call's span current (so HTTP spans nest under it) and flag an SDK call."""
+        ctx = trace.set_span_in_context(call.span)
+        return otel_context.attach(otel_context.set_value(SDK_CALL_KEY, True, ctx))
+
+    @staticmethod
+    def deactivate(token: object) -> None:
+        otel_context.detach(token)  # type: ignore[arg-type]
+
+    # -- end --------------------------------------------------------------------------------------
+
+    def end(self, call: LLMCall, response: ResponseInfo | None, error: BaseException | None = None) -> None:
+        """Finish a call once: span attributes and status, metrics, sinks."""
+        call.duration = time.perf_counter() - call.start
+        call.response = response
+        span = call.span
+        attributes: dict[str, Any] = {}
+        usage = None
+        if response is not None:
+            if response.model:
+                attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
+            if response.id:
+                attributes[names.GEN_AI_RESPONSE_ID] = response.id
+            if response.finish_reasons:
+                attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = [r or "" for r in response.finish_reasons]
+            if response.service_tier:
+                attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
+            if response.system_fingerprint:
+                attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
+            usage = response.usage
+            if usage is not None:
+                if usage.input_tokens is not None:
+                    attributes[names.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+                if usage.output_tokens is not None:
+                    attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+                if usage.cache_read_tokens is not None:
+                    attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+                if usage.cache_write_tokens is not None:
+                    attributes[self._cache_write_attribute] = usage.cache_write_tokens
+                if usage.reasoning_tokens is not None:
+                    attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+        if call.time_to_first_chunk is not None:
+            attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
+        if call.stream_end is not None:
+            attributes[names.STREAM_END] = call.stream_end
+        if call.usage_injected:
+            attributes[names.STREAM_USAGE_INJECTED] = True
+        if error is not None:
+            call.error_type = _error_type(error)
+            attributes[names.ERROR_TYPE] = call.error_type
+            status_code = getattr(error, "status_code", None)
+            if type(status_code) is int:
+                attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
+            span.set_status(Status(StatusCode.ERROR, str(error)[:512]))
+        span.set_attributes(attributes)
+        span.end()
+
+        metric_attributes = self._metric_attributes(call)
+        self._duration.record(call.duration, metric_attributes)
+        if call.time_to_first_chunk is not None:
+            self._time_to_first_chunk.record(call.time_to_first_chunk, metric_attributes)
+        if usage is not None:
+            if usage.input_tokens is not None:
+                self._token_usage.record(
+                    usage.input_tokens, {**metric_attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_INPUT}
+                )
+            if usage.output_tokens is not None:
+                self._token_usage.record(
+                    usage.output_tokens, {**metric_attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT}
+                )
+        for sink in self.sinks:
+            sink(call)
+
+    def _metric_attributes(self, call: LLMCall) -> dict[str, Any]:
+        endpoint = call.endpoint
+        attributes: dict[str, Any] = {
+            names.GEN_AI_OPERATION_NAME: call.operation,
+            names.GEN_AI_PROVIDER_NAME: endpoint.provider,
+            names.SERVER_ADDRESS: endpoint.address,
+            names.SERVER_PORT: endpoint.port,
+        }
+        if call.request_model:
+            attributes[names.GEN_AI_REQUEST_MODEL] = call.request_model
+        response = call.response
+        if response is not None and response.model:
+            attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
+        if call.error_type is not None:
+            attributes[names.ERROR_TYPE] = call.error_type
+        if call.tracking_path:
+            attributes[names.TRACKING_ID] = self._cap(call.tracking_path[-1])
+        call.metric_attributes = attributes
+        return attributes
+
+
+def _error_type(error: BaseException) -> str:
+    return type(error).__qualname__

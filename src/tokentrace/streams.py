@@ -1,0 +1,156 @@
+"""Transparent proxies over SDK streams that finish their call's record exactly once.
+
+The proxy forwards everything to the SDK stream (attributes, ``isinstance``, ``with``) and watches
+each chunk go by. The record is finished when the stream is exhausted, closed, exited, fails, is
+cancelled, or is garbage-collected unfinished — whichever comes first, and only once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import wrapt
+
+from . import names
+from ._guard import internal_error
+from .extract import StreamAccumulator
+from .recorder import LLMCall, Recorder
+
+__all__ = ["AsyncStreamProxy", "StreamState", "SyncStreamProxy"]
+
+_BaseProxy: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
+
+class StreamState:
+    """What one stream has shown so far, and whether its record is finished."""
+
+    __slots__ = ("acc", "call", "done", "recorder")
+
+    def __init__(self, recorder: Recorder, call: LLMCall, acc: StreamAccumulator) -> None:
+        self.recorder = recorder
+        self.call = call
+        self.acc = acc
+        self.done = False
+
+    def on_chunk(self, chunk: Any) -> bool:
+        """Note one chunk; True means hide it from the caller."""
+        call = self.call
+        if call.time_to_first_chunk is None:
+            call.time_to_first_chunk = time.perf_counter() - call.start
+        try:
+            return self.acc.add(chunk)
+        except Exception as exc:
+            internal_error("reading a stream chunk", exc)
+            return False
+
+    def finish(self, end: str, error: BaseException | None = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        try:
+            call = self.call
+            call.stream_end = end
+            info = self.acc.info
+            info.finish_reasons = self.acc.finish_reasons()
+            self.recorder.end(call, info, error)
+        except Exception as exc:
+            internal_error("finishing a stream", exc)
+
+
+class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
+    """Wraps ``openai.Stream`` (or any iterator of chunks with ``close``)."""
+
+    def __init__(self, wrapped: Any, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+        self._self_next = wrapped.__next__
+
+    def __iter__(self) -> SyncStreamProxy:
+        return self
+
+    def __next__(self) -> Any:
+        state = self._self_state
+        while True:
+            try:
+                chunk = self._self_next()
+            except StopIteration:
+                state.finish(names.STREAM_END_COMPLETED)
+                raise
+            except BaseException as exc:
+                state.finish(names.STREAM_END_ERROR, exc)
+                raise
+            if not state.on_chunk(chunk):
+                return chunk
+
+    def __enter__(self) -> SyncStreamProxy:
+        self.__wrapped__.__enter__()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return self.__wrapped__.__exit__(exc_type, exc, tb)
+        finally:
+            self._self_state.finish(names.STREAM_END_CLOSED)
+
+    def close(self) -> None:
+        try:
+            self.__wrapped__.close()
+        finally:
+            self._self_state.finish(names.STREAM_END_CLOSED)
+
+    def __del__(self) -> None:
+        state = self._self_state
+        if not state.done:
+            state.finish(names.STREAM_END_ABANDONED)
+
+
+class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
+    """Wraps ``openai.AsyncStream``."""
+
+    def __init__(self, wrapped: Any, state: StreamState) -> None:
+        super().__init__(wrapped)
+        self._self_state = state
+        self._self_anext = wrapped.__anext__
+
+    def __aiter__(self) -> AsyncStreamProxy:
+        return self
+
+    async def __anext__(self) -> Any:
+        state = self._self_state
+        while True:
+            try:
+                chunk = await self._self_anext()
+            except StopAsyncIteration:
+                state.finish(names.STREAM_END_COMPLETED)
+                raise
+            except asyncio.CancelledError:
+                state.finish(names.STREAM_END_CANCELLED)
+                raise
+            except BaseException as exc:
+                state.finish(names.STREAM_END_ERROR, exc)
+                raise
+            if not state.on_chunk(chunk):
+                return chunk
+
+    async def __aenter__(self) -> AsyncStreamProxy:
+        await self.__wrapped__.__aenter__()
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> Any:
+        try:
+            return await self.__wrapped__.__aexit__(exc_type, exc, tb)
+        finally:
+            self._self_state.finish(names.STREAM_END_CLOSED)
+
+    async def close(self) -> None:
+        try:
+            await self.__wrapped__.close()
+        finally:
+            self._self_state.finish(names.STREAM_END_CLOSED)
+
+    def __del__(self) -> None:
+        state = self._self_state
+        if not state.done:
+            state.finish(names.STREAM_END_ABANDONED)
