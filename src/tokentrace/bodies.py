@@ -16,8 +16,8 @@ from typing import Any
 from . import names
 from ._guard import internal_error
 from .extract import ApiKind, StreamAccumulator, response_info
-from .records import ResponseInfo
 from .recorder import LLMCall, Recorder
+from .records import ResponseInfo
 
 __all__ = ["BodyObserver", "observe_response"]
 
@@ -81,8 +81,8 @@ class BodyObserver:
         self._buffer = lines.pop()
         if len(self._buffer) > _MAX_SSE_EVENT:
             self._buffer = b""
-        for line in lines:
-            line = line.rstrip(b"\r")
+        for raw_line in lines:
+            line = raw_line.rstrip(b"\r")
             if not line:
                 self._dispatch()
             elif line.startswith(b"data:"):
@@ -152,7 +152,7 @@ def _observed_sync_class(base: type) -> type:
     if found is not None:
         return found
 
-    class ObservedSyncStream(base):  # type: ignore[valid-type,misc]
+    class ObservedSyncStream(base):  # type: ignore[misc]
         def __init__(self, inner: Any, observer: BodyObserver) -> None:
             self._inner = inner
             self._observer = observer
@@ -192,7 +192,7 @@ def _observed_async_class(base: type) -> type:
     if found is not None:
         return found
 
-    class ObservedAsyncStream(base):  # type: ignore[valid-type,misc]
+    class ObservedAsyncStream(base):  # type: ignore[misc]
         def __init__(self, inner: Any, observer: BodyObserver) -> None:
             self._inner = inner
             self._observer = observer

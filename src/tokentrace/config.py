@@ -111,7 +111,9 @@ class Settings:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(arguments) - known)
         if unknown:
-            raise SettingsError(f"unknown tokentrace setting(s): {', '.join(unknown)}; known: {sorted(known)}")
+            raise SettingsError(
+                f"unknown tokentrace setting(s): {', '.join(unknown)}; known: {sorted(known)}"
+            )
         values: dict[str, Any] = {}
         for spec in _FIELDS:
             if arguments.get(spec.name) is not None:

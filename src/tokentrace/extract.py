@@ -147,8 +147,14 @@ _NUMERIC_PARAMS: tuple[tuple[str, str], ...] = (
 _MAX_TOKEN_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
-def request_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, Any]:
-    """Span attributes of the request parameters the semantic conventions list."""
+_API_TYPES = {ApiKind.CHAT: names.API_TYPE_CHAT_COMPLETIONS, ApiKind.RESPONSES: names.API_TYPE_RESPONSES}
+
+
+def request_attributes(kind: ApiKind, body: Mapping[str, Any], openai_api: bool = False) -> dict[str, Any]:
+    """Span attributes of the request parameters the semantic conventions list.
+
+    ``openai_api`` adds the ``openai.*`` attributes, which belong to OpenAI's own API only.
+    """
     attrs: dict[str, Any] = {}
     for key, attribute in _NUMERIC_PARAMS:
         value = body.get(key)
@@ -172,9 +178,13 @@ def request_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, Any]
         attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stop)
     if body.get("stream") is True:
         attrs[names.GEN_AI_REQUEST_STREAM] = True
-    tier = body.get("service_tier")
-    if isinstance(tier, str) and tier != "auto":
-        attrs[names.OPENAI_REQUEST_SERVICE_TIER] = tier
+    if openai_api:
+        tier = body.get("service_tier")
+        if isinstance(tier, str) and tier != "auto":
+            attrs[names.OPENAI_REQUEST_SERVICE_TIER] = tier
+        api_type = _API_TYPES.get(kind)
+        if api_type is not None:
+            attrs[names.OPENAI_API_TYPE] = api_type
     if kind is ApiKind.EMBEDDINGS:
         fmt = body.get("encoding_format")
         if isinstance(fmt, str):
@@ -192,10 +202,7 @@ def request_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, Any]
 
 
 def _output_type(kind: ApiKind, body: Mapping[str, Any]) -> str | None:
-    if kind is ApiKind.RESPONSES:
-        fmt = _get(_get(body, "text"), "format")
-    else:
-        fmt = body.get("response_format")
+    fmt = _get(_get(body, "text"), "format") if kind is ApiKind.RESPONSES else body.get("response_format")
     fmt_type = _get(fmt, "type")
     if fmt_type in ("json_object", "json_schema"):
         return "json"
@@ -243,7 +250,9 @@ def responses_finish_reason(response: Any) -> str | None:
     status = _get(response, "status")
     if status == "completed":
         output = _get(response, "output")
-        if isinstance(output, (list, tuple)) and any(_get(item, "type") == "function_call" for item in output):
+        if isinstance(output, (list, tuple)) and any(
+            _get(item, "type") == "function_call" for item in output
+        ):
             return "tool_calls"
         return "stop"
     if status == "incomplete":

@@ -9,6 +9,7 @@ imports the libraries it patches.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Collection
 from typing import Any
 
@@ -53,7 +54,10 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         meter = metrics.get_meter(__name__, __version__, meter_provider, schema_url=_SCHEMA_URL)
         self._recorder = Recorder(tracer, meter, settings)
         self._patched = []
-        if not self._hooks_registered:
+        if "openai" in sys.modules:
+            self._on_openai_import(sys.modules["openai"])
+        elif not self._hooks_registered:
+            # Registered once per process; the hook does nothing while uninstrumented.
             type(self)._hooks_registered = True
             wrapt.register_post_import_hook(self._on_openai_import, "openai")
 
@@ -67,7 +71,9 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         base_client = importlib.import_module("openai._base_client")
         stream_classes = (base_client.Stream, base_client.AsyncStream)
         sync_wrapper, async_wrapper = openai_sdk.make_wrappers(recorder, stream_classes)
-        for (module_name, attribute), wrapper in zip(openai_sdk.TARGETS, (sync_wrapper, async_wrapper)):
+        for (module_name, attribute), wrapper in zip(
+            openai_sdk.TARGETS, (sync_wrapper, async_wrapper), strict=True
+        ):
             wrapt.wrap_function_wrapper(module_name, attribute, wrapper)
             self._patched.append((module_name, attribute))
 

@@ -114,29 +114,56 @@ COST_BUCKETS: Final = (
 
 @dataclass(frozen=True)
 class MetricNames:
-    """Metric names of one semantic-convention generation."""
+    """Names of one semantic-convention generation.
 
-    token_usage: str
+    ``STABLE`` is semantic-conventions v1.41.0: one ``token.usage`` histogram split by
+    ``gen_ai.token.type``. ``LATEST`` is the semantic-conventions-genai repository: per-kind token
+    counters and per-call token histograms, and embeddings apart from inference.
+    """
+
     operation_duration: str
+    embeddings_duration: str
     time_to_first_chunk: str
     cache_write_attribute: str
+    token_usage: str | None = None
+    input_tokens_histogram: str | None = None
+    output_tokens_histogram: str | None = None
+    embeddings_input_tokens_histogram: str | None = None
+    usage_counters: tuple[tuple[str, str], ...] = ()
+    """(usage field, counter name) pairs."""
 
 
 STABLE: Final = MetricNames(
-    token_usage="gen_ai.client.token.usage",
     operation_duration="gen_ai.client.operation.duration",
+    embeddings_duration="gen_ai.client.operation.duration",
     time_to_first_chunk="gen_ai.client.operation.time_to_first_chunk",
     cache_write_attribute=GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    token_usage="gen_ai.client.token.usage",
 )
 LATEST: Final = MetricNames(
-    token_usage="gen_ai.client.inference.token.usage",
     operation_duration="gen_ai.client.inference.duration",
+    embeddings_duration="gen_ai.client.embeddings.duration",
     time_to_first_chunk="gen_ai.client.inference.time_to_first_chunk",
     cache_write_attribute=GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    input_tokens_histogram="gen_ai.client.inference.operation.input_tokens",
+    output_tokens_histogram="gen_ai.client.inference.operation.output_tokens",
+    embeddings_input_tokens_histogram="gen_ai.client.embeddings.operation.input_tokens",
+    usage_counters=(
+        ("input_tokens", "gen_ai.client.inference.usage.input_tokens"),
+        ("output_tokens", "gen_ai.client.inference.usage.output_tokens"),
+        ("cache_read_tokens", "gen_ai.client.inference.usage.cache_read.input_tokens"),
+        ("cache_write_tokens", "gen_ai.client.inference.usage.cache_write.input_tokens"),
+        ("reasoning_tokens", "gen_ai.client.inference.usage.reasoning.output_tokens"),
+    ),
 )
+GEN_AI_TOKEN_MODALITY: Final = "gen_ai.token.modality"
+MODALITY_UNKNOWN: Final = "unknown"
+OPENAI_API_TYPE: Final = "openai.api.type"
+API_TYPE_CHAT_COMPLETIONS: Final = "chat_completions"
+API_TYPE_RESPONSES: Final = "responses"
 
 COST_COUNTER: Final = "gen_ai.client.cost"
-COST_HISTOGRAM: Final = "gen_ai.client.cost.per_call"
+COST_HISTOGRAM: Final = "gen_ai.client.operation.cost"
 UNKNOWN_COST_COUNTER: Final = "tokentrace.calls.cost_unknown"
 
 # --- environment variables -----------------------------------------------------------------------

@@ -18,15 +18,18 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from . import names
 from .config import Settings
+from .instruments import make_instruments
 from .providers import Endpoint
 from .records import ResponseInfo
 from .tracking import TrackingIdCap, current_path
 
-__all__ = ["SDK_CALL_KEY", "LLMCall", "Recorder"]
+__all__ = ["OPENAI_PROVIDERS", "SDK_CALL_KEY", "LLMCall", "Recorder"]
 
 # Set in the context while an SDK-level call is recorded: HTTP-level patches step aside then, so
 # one call is one span and one cost.
 SDK_CALL_KEY = otel_context.create_key("tokentrace-sdk-call")
+
+OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai"})
 
 Sink = Callable[["LLMCall"], None]
 
@@ -39,6 +42,7 @@ class LLMCall:
         "endpoint",
         "error_type",
         "metric_attributes",
+        "openai_api",
         "operation",
         "request_model",
         "response",
@@ -68,6 +72,7 @@ class LLMCall:
         self.stream_end: str | None = None
         self.usage_injected = False
         self.metric_attributes: dict[str, Any] = {}
+        self.openai_api = endpoint.provider in OPENAI_PROVIDERS
 
     @property
     def tracking_id(self) -> str | None:
@@ -83,24 +88,7 @@ class Recorder:
         metric_names = names.LATEST if settings.latest_semconv else names.STABLE
         self._cache_write_attribute = metric_names.cache_write_attribute
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
-        self._token_usage = meter.create_histogram(
-            metric_names.token_usage,
-            unit=names.UNIT_TOKEN,
-            description="Number of input and output tokens used per call.",
-            explicit_bucket_boundaries_advisory=list(names.TOKEN_BUCKETS),
-        )
-        self._duration = meter.create_histogram(
-            metric_names.operation_duration,
-            unit=names.UNIT_SECONDS,
-            description="Duration of a GenAI client operation.",
-            explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
-        )
-        self._time_to_first_chunk = meter.create_histogram(
-            metric_names.time_to_first_chunk,
-            unit=names.UNIT_SECONDS,
-            description="Time from the request to the first chunk of a streamed response.",
-            explicit_bucket_boundaries_advisory=list(names.DURATION_BUCKETS),
-        )
+        self._instruments = make_instruments(meter, settings.latest_semconv)
         self.sinks: list[Sink] = []
 
     # -- start ------------------------------------------------------------------------------------
@@ -161,10 +149,11 @@ class Recorder:
                 attributes[names.GEN_AI_RESPONSE_ID] = response.id
             if response.finish_reasons:
                 attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = [r or "" for r in response.finish_reasons]
-            if response.service_tier:
-                attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
-            if response.system_fingerprint:
-                attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
+            if call.openai_api:  # the openai.* attributes belong to OpenAI's own API only
+                if response.service_tier:
+                    attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
+                if response.system_fingerprint:
+                    attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
             usage = response.usage
             if usage is not None:
                 if usage.input_tokens is not None:
@@ -194,18 +183,9 @@ class Recorder:
         span.end()
 
         metric_attributes = self._metric_attributes(call)
-        self._duration.record(call.duration, metric_attributes)
-        if call.time_to_first_chunk is not None:
-            self._time_to_first_chunk.record(call.time_to_first_chunk, metric_attributes)
-        if usage is not None:
-            if usage.input_tokens is not None:
-                self._token_usage.record(
-                    usage.input_tokens, {**metric_attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_INPUT}
-                )
-            if usage.output_tokens is not None:
-                self._token_usage.record(
-                    usage.output_tokens, {**metric_attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT}
-                )
+        self._instruments.record(
+            call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
+        )
         for sink in self.sinks:
             sink(call)
 
@@ -220,8 +200,11 @@ class Recorder:
         if call.request_model:
             attributes[names.GEN_AI_REQUEST_MODEL] = call.request_model
         response = call.response
-        if response is not None and response.model:
-            attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
+        if response is not None:
+            if response.model:
+                attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
+            if call.openai_api and response.service_tier:
+                attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
         if call.error_type is not None:
             attributes[names.ERROR_TYPE] = call.error_type
         if call.tracking_path:

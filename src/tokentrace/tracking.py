@@ -32,7 +32,7 @@ def current_path() -> tuple[str, ...]:
     return _PATH.get()
 
 
-class track:  # noqa: N801 - used like a function: ``with track("x")`` / ``@track("x")``
+class track:  # used like a function: ``with track("x")`` / ``@track("x")``
     """Give every LLM call made inside a tracking id.
 
     Use as a context manager (``with`` or ``async with``) or as a decorator of a sync or async

@@ -15,10 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .._guard import internal_error
-from ..config import Settings
 from ..extract import ApiKind, StreamAccumulator, api_kind_for_path, request_attributes, response_info
 from ..providers import Endpoint, endpoint_for, host_matches
-from ..recorder import LLMCall, Recorder
+from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder
 from ..streams import AsyncStreamProxy, StreamState, SyncStreamProxy
 
 __all__ = ["TARGETS", "make_wrappers"]
@@ -87,7 +86,8 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         ):
             options.json_data = _with_usage(body)
             hide = True
-        call = recorder.start(kind.operation, model, endpoint, stream, request_attributes(kind, body))
+        attributes = request_attributes(kind, body, endpoint.provider in OPENAI_PROVIDERS)
+        call = recorder.start(kind.operation, model, endpoint, stream, attributes)
         call.usage_injected = hide
         return _Started(call, kind, hide)
 
@@ -109,7 +109,9 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
     def fail(started: _Started, error: BaseException) -> None:
         recorder.end(started.call, None, error)
 
-    def sync_wrapper(wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    def sync_wrapper(
+        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         try:
             started = begin(instance, args, kwargs)
         except Exception as exc:
@@ -158,14 +160,18 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
     return sync_wrapper, async_wrapper
 
 
-def _guarded(fail: Callable[[_Started, BaseException], None], started: _Started, error: BaseException) -> None:
+def _guarded(
+    fail: Callable[[_Started, BaseException], None], started: _Started, error: BaseException
+) -> None:
     try:
         fail(started, error)
     except Exception as exc:
         internal_error("recording an openai error", exc)
 
 
-def _should_add_usage(policy: str, hosts: tuple[str, ...], endpoint: Endpoint, body: Mapping[str, Any]) -> bool:
+def _should_add_usage(
+    policy: str, hosts: tuple[str, ...], endpoint: Endpoint, body: Mapping[str, Any]
+) -> bool:
     if policy == "never":
         return False
     options = body.get("stream_options")
@@ -212,4 +218,3 @@ def _is_read(http_response: Any) -> bool:
     except Exception:
         return False
     return True
-
