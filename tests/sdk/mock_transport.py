@@ -78,5 +78,7 @@ def make_azure_client(handler: Handler, *, async_: bool = False, **kwargs: Any) 
     kwargs.setdefault("api_version", "2024-10-21")
     kwargs.setdefault("azure_endpoint", "https://contoso-eastus.openai.azure.com")
     if async_:
-        return openai.AsyncAzureOpenAI(http_client=http.AsyncClient(transport=http.MockTransport(handler)), **kwargs)
+        return openai.AsyncAzureOpenAI(
+            http_client=http.AsyncClient(transport=http.MockTransport(handler)), **kwargs
+        )
     return openai.AzureOpenAI(http_client=http.Client(transport=http.MockTransport(handler)), **kwargs)

@@ -113,13 +113,23 @@ def vllm_chat() -> dict[str, Any]:
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "reasoning_content": None, "content": "Hi.", "tool_calls": []},
+                "message": {
+                    "role": "assistant",
+                    "reasoning_content": None,
+                    "content": "Hi.",
+                    "tool_calls": [],
+                },
                 "logprobs": None,
                 "finish_reason": "stop",
                 "stop_reason": None,
             }
         ],
-        "usage": {"prompt_tokens": 12, "total_tokens": 15, "completion_tokens": 3, "prompt_tokens_details": None},
+        "usage": {
+            "prompt_tokens": 12,
+            "total_tokens": 15,
+            "completion_tokens": 3,
+            "prompt_tokens_details": None,
+        },
         "prompt_logprobs": None,
     }
 
@@ -173,13 +183,24 @@ def chat_chunks(
     finish: str = "stop",
 ) -> list[dict[str, Any]]:
     """An OpenAI chat stream; ``usage`` adds the final usage-only chunk (``include_usage``)."""
-    base = {"id": "chatcmpl-stream1", "object": "chat.completion.chunk", "created": 1741569952, "model": model}
+    base = {
+        "id": "chatcmpl-stream1",
+        "object": "chat.completion.chunk",
+        "created": 1741569952,
+        "model": model,
+    }
     base["system_fingerprint"] = "fp_b705f0c291"
     extra = {"usage": None} if usage_null_on_chunks else {}
     chunks: list[dict[str, Any]] = []
     for i in range(choices):
         delta = {"role": "assistant", "content": "", "refusal": None}
-        chunks.append({**base, **extra, "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": None}]})
+        chunks.append(
+            {
+                **base,
+                **extra,
+                "choices": [{"index": i, "delta": delta, "logprobs": None, "finish_reason": None}],
+            }
+        )
     for piece in pieces:
         for i in range(choices):
             choice = {"index": i, "delta": {"content": piece}, "logprobs": None, "finish_reason": None}
@@ -260,15 +281,23 @@ def responses_events() -> list[dict[str, Any]]:
             "item": {**item, "status": "in_progress", "content": []},
         },
         {
-            "type": "response.output_text.delta",
+            "type": "response.content_part.added",
             "sequence_number": 3,
+            "item_id": item["id"],
+            "output_index": 0,
+            "content_index": 0,
+            "part": {"type": "output_text", "text": "", "annotations": []},
+        },
+        {
+            "type": "response.output_text.delta",
+            "sequence_number": 4,
             "item_id": item["id"],
             "output_index": 0,
             "content_index": 0,
             "delta": "Hello there!",
             "logprobs": [],
         },
-        {"type": "response.completed", "sequence_number": 4, "response": final},
+        {"type": "response.completed", "sequence_number": 5, "response": final},
     ]
 
 
@@ -288,7 +317,9 @@ def legacy_completion() -> dict[str, Any]:
         "created": 1589478378,
         "model": "gpt-3.5-turbo-instruct",
         "system_fingerprint": "fp_44709d6fcb",
-        "choices": [{"text": "\n\nThis is indeed a test", "index": 0, "logprobs": None, "finish_reason": "length"}],
+        "choices": [
+            {"text": "\n\nThis is indeed a test", "index": 0, "logprobs": None, "finish_reason": "length"}
+        ],
         "usage": {"prompt_tokens": 5, "completion_tokens": 7, "total_tokens": 12},
     }
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import openai
 import pytest
-
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_azure_client, make_client
@@ -139,7 +138,9 @@ def test_with_raw_response(instrumented: Telemetry) -> None:
 
 def test_with_streaming_response_records_when_body_is_read(instrumented: Telemetry) -> None:
     client = make_client(chat_handler(payloads.openai_chat()))
-    with client.chat.completions.with_streaming_response.create(model="gpt-4.1", messages=MESSAGES) as response:
+    with client.chat.completions.with_streaming_response.create(
+        model="gpt-4.1", messages=MESSAGES
+    ) as response:
         assert response.parse().usage.prompt_tokens == 19
     attrs = dict(instrumented.span().attributes or {})
     assert attrs["gen_ai.usage.output_tokens"] == 10
@@ -161,7 +162,12 @@ def test_with_streaming_response_records_when_body_is_read(instrumented: Telemet
     ],
 )
 def test_openai_compatible_providers(
-    instrumented: Telemetry, payload: dict[str, Any], base_url: str, provider: str, address: str, expected: Any
+    instrumented: Telemetry,
+    payload: dict[str, Any],
+    base_url: str,
+    provider: str,
+    address: str,
+    expected: Any,
 ) -> None:
     client = make_client(chat_handler(payload), base_url=base_url)
     client.chat.completions.create(model="some-model", messages=MESSAGES)
@@ -204,8 +210,12 @@ async def test_async_azure_client(instrumented: Telemetry) -> None:
         (503, "InternalServerError"),
     ],
 )
-def test_http_errors_reach_the_caller_and_the_span(instrumented: Telemetry, status: int, error_class: str) -> None:
-    client = make_client(Recorder(lambda body, request: json_reply(payloads.error_body(status), status=status)))
+def test_http_errors_reach_the_caller_and_the_span(
+    instrumented: Telemetry, status: int, error_class: str
+) -> None:
+    client = make_client(
+        Recorder(lambda body, request: json_reply(payloads.error_body(status), status=status))
+    )
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
     assert type(caught.value).__name__ == error_class

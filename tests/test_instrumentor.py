@@ -1,0 +1,149 @@
+"""Switching tokentrace on and off: entry point, idempotence, full restore, settings errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+from typing import Any
+
+import pytest
+from tests.conftest import Telemetry
+from tests.sdk import payloads
+from tests.sdk.mock_transport import Recorder, json_reply, make_client
+
+import tokentrace
+from tokentrace.config import Settings, SettingsError
+
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def test_entry_point_is_named_tokentrace() -> None:
+    (entry,) = [e for e in entry_points(group="opentelemetry_instrumentor") if e.name == "tokentrace"]
+    assert entry.load() is tokentrace.TokenTraceInstrumentor
+
+
+def test_instrument_twice_and_uninstrument_restores(instrument: Any, telemetry: Telemetry) -> None:
+    from openai._base_client import AsyncAPIClient, SyncAPIClient
+
+    original_sync, original_async = SyncAPIClient.request, AsyncAPIClient.request
+    instrument()
+    instrument()  # harmless
+    sdk = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))
+    sdk.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+    assert len(telemetry.spans()) == 1
+    tokentrace.uninstrument()
+    assert SyncAPIClient.request is original_sync
+    assert AsyncAPIClient.request is original_async
+    sdk.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+    assert len(telemetry.spans()) == 1
+
+
+def test_unknown_setting_is_a_clear_error() -> None:
+    with pytest.raises(SettingsError, match="unknown tokentrace setting"):
+        Settings.resolve({"stream_usgae": "never"})
+
+
+def test_bad_env_value_names_the_variable() -> None:
+    with pytest.raises(SettingsError, match="TOKENTRACE_STREAM_USAGE"):
+        Settings.resolve({}, {"TOKENTRACE_STREAM_USAGE": "sometimes"})
+
+
+def test_argument_wins_over_environment() -> None:
+    settings = Settings.resolve({"stream_usage": "never"}, {"TOKENTRACE_STREAM_USAGE": "always"})
+    assert settings.stream_usage == "never"
+    assert Settings.resolve(
+        {}, {"OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT": "true"}
+    ).capture_content
+
+
+def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTEST_"))}
+    full_env.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=120,
+    )
+
+
+APP = """
+    import json
+    import openai
+    from tests.sdk.mock_transport import Recorder, json_reply, make_client
+    from tests.sdk import payloads
+    sdk = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))
+    sdk.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "hi"}])
+"""
+
+
+def test_one_line_setup_without_providers_uses_otel_env(tmp_path: Any) -> None:
+    """An app with no OpenTelemetry setup: instrument() builds providers from OTEL_* (console here)."""
+    result = run_python(
+        "import tokentrace; tokentrace.instrument()\n" + textwrap.dedent(APP),
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_SERVICE_NAME="shop",
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"name": "chat gpt-4.1"' in result.stdout
+    assert '"service.name": "shop"' in result.stdout
+
+
+def test_import_order_does_not_matter() -> None:
+    """instrument() before ``import openai`` patches the SDK when it is imported."""
+    result = run_python(
+        textwrap.dedent(
+            """
+        import sys
+        import tokentrace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(); provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tokentrace.instrument(tracer_provider=provider)
+        assert "openai" not in sys.modules
+        """
+        )
+        + textwrap.dedent(APP)
+        + "\nprint(len(exporter.get_finished_spans()))\n"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "1"
+
+
+def test_opentelemetry_instrument_finds_us(tmp_path: Any) -> None:
+    """``opentelemetry-instrument python app.py`` loads the tokentrace entry point."""
+    app = tmp_path / "app.py"
+    app.write_text(textwrap.dedent(APP))
+    import os
+    import shutil
+
+    launcher = shutil.which("opentelemetry-instrument", path=os.path.dirname(sys.executable))
+    assert launcher is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "PYTEST_"))}
+    env.update(
+        OTEL_TRACES_EXPORTER="console",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        PYTHONPATH=os.getcwd(),
+    )
+    result = subprocess.run(
+        [launcher, sys.executable, str(app)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert '"gen_ai.provider.name": "openai"' in result.stdout
+
+
+def test_sdk_import_is_not_forced() -> None:
+    result = run_python(
+        "import sys, tokentrace; tokentrace.instrument(); print('openai' in sys.modules, 'genai_prices' in sys.modules)"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "False"]
