@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Union
 
-from tokentrace.pricing.rates import RateTier, Rates
+from tokentrace.pricing.rates import Rates, RateTier
 
 if TYPE_CHECKING:
     from genai_prices.data_snapshot import DataSnapshot

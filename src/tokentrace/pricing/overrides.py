@@ -15,13 +15,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from fnmatch import fnmatchcase
-from typing import Union
 
-from tokentrace.pricing.rates import RateTier, Rates
+from tokentrace.pricing.rates import Rates, RateTier
 
 __all__ = ["PriceOverride", "as_date", "as_price", "best_override"]
-
-PriceLike = Union[Decimal, int, float, str]
 
 # Providers publish dated snapshots (gpt-4.1-2025-04-14, claude-sonnet-4-5-20250929,
 # claude-sonnet-4-5@20250929, gpt-4-0613) and responses name them; an override for the bare name

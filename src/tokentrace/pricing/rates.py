@@ -121,11 +121,12 @@ class Rates:
                 break
         plain_input = max(input_tokens - cache_read - cache_write, 0)
         plain_output = max(output_tokens - reasoning, 0)
-        input_part = _mul(plain_input, band[1])
-        output_part = _mul(plain_output, band[2])
-        read_part = _mul(cache_read, band[3])
-        write_part = _mul(cache_write, band[4])
-        reasoning_part = _mul(reasoning, band[5])
+        # Skipping zero counts keeps the common call (no cache, no reasoning) fast and its parts tidy.
+        input_part = _mul(plain_input, band[1]) if plain_input else ZERO
+        output_part = _mul(plain_output, band[2]) if plain_output else ZERO
+        read_part = _mul(cache_read, band[3]) if cache_read else ZERO
+        write_part = _mul(cache_write, band[4]) if cache_write else ZERO
+        reasoning_part = _mul(reasoning, band[5]) if reasoning else ZERO
         amount = _add(_add(_add(input_part, output_part), _add(read_part, write_part)), reasoning_part)
         if self.request:
             amount = _add(amount, self.request)
