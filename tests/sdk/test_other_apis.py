@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import openai.resources
+import pytest
+
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client, sse, sse_reply
+
+
+needs_responses_api = pytest.mark.skipif(
+    not hasattr(openai.resources, "Responses"), reason="this openai SDK predates the Responses API"
+)
 
 
 def test_embeddings(instrumented: Telemetry) -> None:
@@ -45,6 +53,7 @@ def test_legacy_completions(instrumented: Telemetry) -> None:
     assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (5, 7)
 
 
+@needs_responses_api
 def test_responses_create(instrumented: Telemetry) -> None:
     client = make_client(Recorder(lambda b, r: json_reply(payloads.responses_object())))
     result = client.responses.create(
@@ -65,6 +74,7 @@ def test_responses_create(instrumented: Telemetry) -> None:
     assert attrs["gen_ai.usage.reasoning.output_tokens"] == 16
 
 
+@needs_responses_api
 def test_responses_function_call_and_incomplete(instrumented: Telemetry) -> None:
     replies = [payloads.responses_object(function_call=True), payloads.responses_object(status="incomplete")]
     client = make_client(Recorder(lambda b, r: json_reply(replies.pop(0))))
@@ -74,6 +84,7 @@ def test_responses_function_call_and_incomplete(instrumented: Telemetry) -> None
     assert reasons == [("tool_calls",), ("length",)]
 
 
+@needs_responses_api
 def test_responses_stream(instrumented: Telemetry) -> None:
     handler = Recorder(lambda b, r: sse_reply(sse(payloads.responses_events(), done=False, named=True)))
     client = make_client(handler)
@@ -87,6 +98,7 @@ def test_responses_stream(instrumented: Telemetry) -> None:
     assert attrs["tokentrace.stream.end"] == "completed"
 
 
+@needs_responses_api
 def test_responses_stream_helper(instrumented: Telemetry) -> None:
     client = make_client(
         Recorder(lambda b, r: sse_reply(sse(payloads.responses_events(), done=False, named=True)))
@@ -99,6 +111,7 @@ def test_responses_stream_helper(instrumented: Telemetry) -> None:
     assert dict(instrumented.span().attributes or {})["gen_ai.usage.output_tokens"] == 52
 
 
+@needs_responses_api
 async def test_async_responses_stream(instrumented: Telemetry) -> None:
     client = make_client(
         Recorder(lambda b, r: sse_reply(sse(payloads.responses_events(), done=False, named=True))),

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# One entry point for every habit of the project. Usage: bash scripts/dev.sh TARGET
+#   setup      create .venv and install tokentrace with its dev extras
+#   format     ruff format + import sorting
+#   lint       ruff check and ruff format --check
+#   typecheck  mypy --strict on the package
+#   test       pytest on the newest supported openai SDK
+#   compat     pytest's SDK tests on the oldest supported openai 1.x and on the newest 2.x
+#   check      all of the above but format (what CI runs)
+#   demo       the quickstart: real openai SDK against a local server, spans printed
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON="${PYTHON:-python3}"
+VENV=".venv"
+OLDEST_OPENAI="openai==1.40.0 httpx==0.27.2"   # httpx 0.28 dropped an argument openai < 1.55 passes
+OPENAI_2="openai>=2,<3 httpx<1"
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+setup() {
+  if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+  fi
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+}
+
+format() { "$VENV/bin/ruff" format . && "$VENV/bin/ruff" check --select I --fix -q .; }
+lint() { "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check -q .; }
+typecheck() { "$VENV/bin/mypy"; }
+test_latest() {
+  "$VENV/bin/python" -c "import openai; print('openai', openai.__version__)"
+  "$VENV/bin/python" -m pytest "$@"
+}
+
+compat_one() {  # $1: venv dir, rest: requirement specs
+  local dir="$1"; shift
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  # shellcheck disable=SC2086
+  "$dir/bin/python" -m pip install -q -e ".[test]" $*
+  "$dir/bin/python" -c "import openai; print('openai', openai.__version__)"
+  "$dir/bin/python" -m pytest -q tests/sdk tests/test_tracking.py tests/test_instrumentor.py
+}
+compat() {
+  compat_one .venv-openai-oldest $OLDEST_OPENAI
+  compat_one .venv-openai-2 "$OPENAI_2"
+}
+
+demo() { "$VENV/bin/python" examples/quickstart.py; }
+
+target="${1:-check}"
+shift || true
+case "$target" in
+  setup) setup ;;
+  format) format ;;
+  lint) lint ;;
+  typecheck) typecheck ;;
+  test) test_latest "$@" ;;
+  compat) compat ;;
+  demo) demo ;;
+  check) setup; lint; typecheck; test_latest "$@"; compat ;;
+  *) echo "unknown target: $target" >&2; exit 2 ;;
+esac
