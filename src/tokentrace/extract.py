@@ -270,13 +270,16 @@ class StreamAccumulator:
     (``include_usage``) and must be hidden from the caller.
     """
 
-    __slots__ = ("_hide_usage_chunk", "_reasons", "info", "kind")
+    __slots__ = ("_hide_usage_chunk", "_reasons", "final_response", "info", "kind", "texts")
 
-    def __init__(self, kind: ApiKind, hide_usage_chunk: bool) -> None:
+    def __init__(self, kind: ApiKind, hide_usage_chunk: bool, capture_text: bool = False) -> None:
         self.kind = kind
         self.info = ResponseInfo()
         self._reasons: dict[int, str | None] = {}
         self._hide_usage_chunk = hide_usage_chunk
+        # Only with content capture on: the text of each choice, and the Responses API's final object.
+        self.texts: dict[int, list[str]] | None = {} if capture_text else None
+        self.final_response: Any = None
 
     def add(self, chunk: Any) -> bool:
         if self.kind is ApiKind.RESPONSES:
@@ -290,6 +293,8 @@ class StreamAccumulator:
             info.service_tier = _text(_get(chunk, "service_tier"))
         choices = _get(chunk, "choices")
         if choices:
+            if self.texts is not None:
+                self._collect_text(choices)
             for choice in choices:
                 reason = _get(choice, "finish_reason")
                 if reason is not None:
@@ -304,6 +309,15 @@ class StreamAccumulator:
             return self._hide_usage_chunk and not choices
         return False
 
+    def _collect_text(self, choices: Any) -> None:
+        assert self.texts is not None
+        for position, choice in enumerate(choices):
+            index = _get(choice, "index")
+            delta = _get(choice, "delta")
+            piece = _get(delta, "content") if delta is not None else _get(choice, "text")
+            if isinstance(piece, str):
+                self.texts.setdefault(index if type(index) is int else position, []).append(piece)
+
     def _add_event(self, event: Any) -> None:
         event_type = _get(event, "type")
         if event_type in ("response.completed", "response.incomplete", "response.failed", "response.created"):
@@ -314,6 +328,8 @@ class StreamAccumulator:
             if final.usage is None:
                 final.usage = self.info.usage
             self.info = final
+            if self.texts is not None:
+                self.final_response = response
 
     def finish_reasons(self) -> list[str | None]:
         if self.kind is ApiKind.RESPONSES:

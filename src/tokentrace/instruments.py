@@ -50,7 +50,12 @@ class StableInstruments:
         self._tokens = _token_histogram(meter, metric_names.token_usage, "Input and output tokens per call.")
 
     def record(
-        self, operation: str, duration: float, ttfc: float | None, usage: Usage | None, attributes: dict[str, Any]
+        self,
+        operation: str,
+        duration: float,
+        ttfc: float | None,
+        usage: Usage | None,
+        attributes: dict[str, Any],
     ) -> None:
         self.duration.record(duration, attributes)
         if ttfc is not None:
@@ -58,9 +63,13 @@ class StableInstruments:
         if usage is None:  # the provider said nothing: report nothing, never a made-up zero
             return
         if usage.input_tokens is not None:
-            self._tokens.record(usage.input_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_INPUT})
+            self._tokens.record(
+                usage.input_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_INPUT}
+            )
         if usage.output_tokens is not None:
-            self._tokens.record(usage.output_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT})
+            self._tokens.record(
+                usage.output_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT}
+            )
 
 
 class LatestInstruments:
@@ -80,7 +89,9 @@ class LatestInstruments:
         assert metric_names.input_tokens_histogram and metric_names.output_tokens_histogram
         assert metric_names.embeddings_input_tokens_histogram
         self._input = _token_histogram(meter, metric_names.input_tokens_histogram, "Input tokens per call.")
-        self._output = _token_histogram(meter, metric_names.output_tokens_histogram, "Output tokens per call.")
+        self._output = _token_histogram(
+            meter, metric_names.output_tokens_histogram, "Output tokens per call."
+        )
         self._embeddings_input = _token_histogram(
             meter, metric_names.embeddings_input_tokens_histogram, "Input tokens per embeddings call."
         )
@@ -90,7 +101,12 @@ class LatestInstruments:
         )
 
     def record(
-        self, operation: str, duration: float, ttfc: float | None, usage: Usage | None, attributes: dict[str, Any]
+        self,
+        operation: str,
+        duration: float,
+        ttfc: float | None,
+        usage: Usage | None,
+        attributes: dict[str, Any],
     ) -> None:
         # The newer conventions record usage for every call, failed ones included, as 0 when unknown.
         input_tokens = (usage.input_tokens if usage is not None else None) or 0

@@ -38,6 +38,7 @@ class LLMCall:
     """One call in flight, then finished. Mutable only while the call runs."""
 
     __slots__ = (
+        "content_attributes",
         "duration",
         "endpoint",
         "error_type",
@@ -72,6 +73,7 @@ class LLMCall:
         self.stream_end: str | None = None
         self.usage_injected = False
         self.metric_attributes: dict[str, Any] = {}
+        self.content_attributes: dict[str, str] | None = None
         self.openai_api = endpoint.provider in OPENAI_PROVIDERS
 
     @property
@@ -172,6 +174,8 @@ class Recorder:
             attributes[names.STREAM_END] = call.stream_end
         if call.usage_injected:
             attributes[names.STREAM_USAGE_INJECTED] = True
+        if call.content_attributes:
+            attributes.update(call.content_attributes)
         if error is not None:
             call.error_type = _error_type(error)
             attributes[names.ERROR_TYPE] = call.error_type

@@ -18,9 +18,19 @@ from ._guard import internal_error
 from .extract import StreamAccumulator
 from .recorder import LLMCall, Recorder
 
-__all__ = ["AsyncStreamProxy", "StreamState", "SyncStreamProxy"]
+__all__ = ["AsyncStreamProxy", "StreamState", "SyncStreamProxy", "stream_content"]
 
 _BaseProxy: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
+
+
+def stream_content(acc: StreamAccumulator) -> dict[str, str]:
+    """Output content of a finished stream (content capture only)."""
+    from .content import output_attributes
+
+    if acc.final_response is not None:
+        return output_attributes(acc.kind, acc.final_response)
+    texts = {index: "".join(pieces) for index, pieces in (acc.texts or {}).items()}
+    return output_attributes(acc.kind, None, texts)
 
 
 class StreamState:
@@ -52,8 +62,11 @@ class StreamState:
         try:
             call = self.call
             call.stream_end = end
-            info = self.acc.info
-            info.finish_reasons = self.acc.finish_reasons()
+            acc = self.acc
+            info = acc.info
+            info.finish_reasons = acc.finish_reasons()
+            if acc.texts is not None:
+                call.content_attributes = {**(call.content_attributes or {}), **stream_content(acc)}
             self.recorder.end(call, info, error)
         except Exception as exc:
             internal_error("finishing a stream", exc)

@@ -276,3 +276,28 @@ def test_user_return_value_is_the_sdk_object(instrumented: Telemetry) -> None:
     result = client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
     assert type(result).__name__ == "ChatCompletion"
     assert type(result).__module__.startswith("openai.")
+
+
+def test_content_capture_opt_in(instrument: Any, telemetry: Telemetry, monkeypatch: Any) -> None:
+    import json
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "true")
+    instrument()
+    client = make_client(chat_handler(payloads.openai_chat()))
+    client.chat.completions.create(
+        model="gpt-4.1",
+        messages=[{"role": "system", "content": "Be brief"}, {"role": "user", "content": "Say hello"}],
+    )
+    attrs = dict(telemetry.span().attributes or {})
+    assert json.loads(str(attrs["gen_ai.input.messages"])) == [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief"}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Say hello"}]},
+    ]
+    assert json.loads(str(attrs["gen_ai.output.messages"])) == [
+        {
+            "role": "assistant",
+            "parts": [{"type": "text", "content": "Answer number 0."}],
+            "finish_reason": "stop",
+        }
+    ]
+    assert "sk-test-not-a-real-key" not in repr(attrs)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import openai.resources
+import openai
 import pytest
 
 from tests.conftest import Telemetry
@@ -13,7 +13,7 @@ from tests.sdk.mock_transport import Recorder, json_reply, make_client, sse, sse
 
 
 needs_responses_api = pytest.mark.skipif(
-    not hasattr(openai.resources, "Responses"), reason="this openai SDK predates the Responses API"
+    not hasattr(openai.OpenAI, "responses"), reason="this openai SDK predates the Responses API"
 )
 
 

@@ -259,3 +259,15 @@ def test_legacy_completions_stream(instrumented: Telemetry) -> None:
     span = instrumented.span()
     assert span.name == "text_completion gpt-3.5-turbo-instruct"
     assert dict(span.attributes or {})["gen_ai.response.finish_reasons"] == ("length",)
+
+
+def test_stream_content_capture_opt_in(instrument: Any, telemetry: Telemetry) -> None:
+    import json
+
+    instrument(capture_content=True)
+    client = make_client(streaming_handler(choices=2))
+    list(client.chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True, n=2))
+    attrs = dict(telemetry.span().attributes or {})
+    output = json.loads(str(attrs["gen_ai.output.messages"]))
+    assert [m["parts"][0]["content"] for m in output] == ["Hello!", "Hello!"]
+    assert json.loads(str(attrs["gen_ai.input.messages"]))[0]["parts"][0]["content"] == "Stream please"

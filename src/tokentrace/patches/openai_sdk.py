@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .. import content
 from .._guard import internal_error
 from ..extract import ApiKind, StreamAccumulator, api_kind_for_path, request_attributes, response_info
 from ..providers import Endpoint, endpoint_for, host_matches
@@ -62,6 +63,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
     sync_stream_cls, async_stream_cls = stream_classes
     usage_hosts = settings.all_stream_usage_hosts()
     policy = settings.stream_usage
+    capture = settings.capture_content
 
     def begin(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Started | None:
         options = args[1] if len(args) > 1 else kwargs.get("options")
@@ -89,20 +91,27 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         attributes = request_attributes(kind, body, endpoint.provider in OPENAI_PROVIDERS)
         call = recorder.start(kind.operation, model, endpoint, stream, attributes)
         call.usage_injected = hide
+        if capture:
+            call.content_attributes = content.input_attributes(kind, body)
         return _Started(call, kind, hide)
 
     def finish(started: _Started, result: Any) -> Any:
         call = started.call
         if isinstance(result, sync_stream_cls):
-            state = StreamState(recorder, call, StreamAccumulator(started.kind, started.hide_usage_chunk))
-            return SyncStreamProxy(result, state)
+            acc = StreamAccumulator(started.kind, started.hide_usage_chunk, capture)
+            return SyncStreamProxy(result, StreamState(recorder, call, acc))
         if isinstance(result, async_stream_cls):
-            state = StreamState(recorder, call, StreamAccumulator(started.kind, started.hide_usage_chunk))
-            return AsyncStreamProxy(result, state)
+            acc = StreamAccumulator(started.kind, started.hide_usage_chunk, capture)
+            return AsyncStreamProxy(result, StreamState(recorder, call, acc))
         http_response = getattr(result, "http_response", None)
         if http_response is not None and not hasattr(result, "choices"):
             _finish_raw(recorder, started, http_response)
             return result
+        if capture:
+            call.content_attributes = {
+                **(call.content_attributes or {}),
+                **content.output_attributes(started.kind, result),
+            }
         recorder.end(call, response_info(started.kind, result))
         return result
 

@@ -1,0 +1,122 @@
+"""Prompts and completions as the GenAI conventions shape them — only when the user opted in.
+
+``OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=true`` (or ``instrument(capture_content=True)``)
+records ``gen_ai.input.messages``, ``gen_ai.output.messages`` and ``gen_ai.system_instructions`` as
+JSON strings on the span. Without it, none of this code runs. Headers and keys are never recorded.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from . import names
+from .extract import ApiKind, _get
+
+__all__ = ["input_attributes", "output_attributes"]
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _text_parts(content: Any) -> list[dict[str, Any]]:
+    if isinstance(content, str):
+        return [{"type": "text", "content": content}]
+    parts: list[dict[str, Any]] = []
+    if isinstance(content, (list, tuple)):
+        for part in content:
+            part_type = _get(part, "type")
+            if part_type in ("text", "input_text", "output_text"):
+                parts.append({"type": "text", "content": _get(part, "text")})
+            elif part_type in ("image_url", "input_image"):
+                image = _get(part, "image_url")
+                url = image if isinstance(image, str) else _get(image, "url")
+                parts.append({"type": "uri", "modality": "image", "uri": url})
+            elif part_type is not None:
+                parts.append({"type": str(part_type)})
+    return parts
+
+
+def _chat_message(message: Any) -> dict[str, Any]:
+    role = _get(message, "role") or "user"
+    parts = _text_parts(_get(message, "content"))
+    for call in _get(message, "tool_calls") or ():
+        function = _get(call, "function")
+        parts.append(
+            {
+                "type": "tool_call",
+                "id": _get(call, "id"),
+                "name": _get(function, "name"),
+                "arguments": _get(function, "arguments"),
+            }
+        )
+    if role == "tool":
+        return {
+            "role": "tool",
+            "parts": [
+                {
+                    "type": "tool_call_response",
+                    "id": _get(message, "tool_call_id"),
+                    "response": _get(message, "content"),
+                }
+            ],
+        }
+    return {"role": role, "parts": parts}
+
+
+def input_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, str]:
+    """Content attributes of a request body."""
+    attrs: dict[str, str] = {}
+    if kind is ApiKind.CHAT:
+        messages = body.get("messages")
+        if isinstance(messages, (list, tuple)):
+            attrs[names.GEN_AI_INPUT_MESSAGES] = _dump([_chat_message(m) for m in messages])
+    elif kind is ApiKind.COMPLETIONS:
+        prompt = body.get("prompt")
+        if prompt is not None:
+            attrs[names.GEN_AI_INPUT_MESSAGES] = _dump([{"role": "user", "parts": _text_parts(prompt)}])
+    elif kind is ApiKind.RESPONSES:
+        items = body.get("input")
+        if isinstance(items, str):
+            attrs[names.GEN_AI_INPUT_MESSAGES] = _dump([{"role": "user", "parts": _text_parts(items)}])
+        elif isinstance(items, (list, tuple)):
+            attrs[names.GEN_AI_INPUT_MESSAGES] = _dump([_chat_message(item) for item in items])
+        instructions = body.get("instructions")
+        if isinstance(instructions, str):
+            attrs[names.GEN_AI_SYSTEM_INSTRUCTIONS] = _dump(_text_parts(instructions))
+    return attrs
+
+
+def output_attributes(
+    kind: ApiKind, response: Any, streamed_text: Mapping[int, str] | None = None
+) -> dict[str, str]:
+    """Content attributes of a response; ``streamed_text`` is the text a stream carried per choice."""
+    messages: list[dict[str, Any]] = []
+    if kind is ApiKind.RESPONSES:
+        for item in _get(response, "output") or ():
+            item_type = _get(item, "type")
+            if item_type == "message":
+                messages.append({"role": "assistant", "parts": _text_parts(_get(item, "content"))})
+            elif item_type == "function_call":
+                call = {"type": "tool_call", "id": _get(item, "call_id"), "name": _get(item, "name")}
+                call["arguments"] = _get(item, "arguments")
+                messages.append({"role": "assistant", "parts": [call]})
+        if messages:
+            messages[-1]["finish_reason"] = "stop"
+    elif streamed_text is not None:
+        messages = [
+            {"role": "assistant", "parts": _text_parts(text), "finish_reason": ""}
+            for _, text in sorted(streamed_text.items())
+        ]
+    else:
+        for choice in _get(response, "choices") or ():
+            message = _get(choice, "message")
+            if message is not None:
+                entry = _chat_message(message)
+            else:  # legacy completions
+                entry = {"role": "assistant", "parts": _text_parts(_get(choice, "text"))}
+            entry["finish_reason"] = _get(choice, "finish_reason") or ""
+            messages.append(entry)
+    return {names.GEN_AI_OUTPUT_MESSAGES: _dump(messages)} if messages else {}
