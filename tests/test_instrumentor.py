@@ -9,11 +9,11 @@ from importlib.metadata import entry_points
 from typing import Any
 
 import pytest
+
+import tokentrace
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client
-
-import tokentrace
 from tokentrace.config import Settings, SettingsError
 
 MESSAGES = [{"role": "user", "content": "hi"}]

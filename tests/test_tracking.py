@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+
+import tokentrace
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client
-
-import tokentrace
 from tokentrace.tracking import TrackingIdCap, current_path
 
 MESSAGES = [{"role": "user", "content": "hi"}]

@@ -6,6 +6,7 @@ from typing import Any
 
 import openai
 import pytest
+
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_azure_client, make_client

@@ -11,7 +11,6 @@ from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client, sse, sse_reply
 
-
 needs_responses_api = pytest.mark.skipif(
     not hasattr(openai.OpenAI, "responses"), reason="this openai SDK predates the Responses API"
 )

@@ -8,6 +8,7 @@ from typing import Any
 
 import openai
 import pytest
+
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, http, make_client, sse, sse_reply
