@@ -70,11 +70,26 @@ def api_kind_for_path(path: str) -> ApiKind | None:
 
 
 def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` for decoded JSON, ``obj.key`` for SDK models; None when absent.
+
+    SDK models are pydantic models whose declared fields live in ``__dict__`` and whose extra
+    fields (a provider's additions, like OpenRouter's ``usage.cost``) live in
+    ``__pydantic_extra__``; reading those directly avoids pydantic's slow ``__getattr__`` for the
+    many keys a given provider does not send.
+    """
+    if type(obj) is dict:
+        return obj.get(key)
     if obj is None:
         return None
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
+    fields = getattr(obj, "__dict__", None)
+    if fields is None:
+        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
+    value = fields.get(key)
+    if value is None:
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if extra:
+            return extra.get(key)
+    return value
 
 
 def _count(value: Any) -> int | None:

@@ -1,0 +1,7 @@
+"""``python -m tokentrace.devserver``: serve until Ctrl-C."""
+
+from __future__ import annotations
+
+from ._cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,176 @@
+"""The price book: overrides first, genai-prices second, resolved once and then read from a dict.
+
+The per-call path (`PriceBook.cost`) is one clock read, one dict lookup and a handful of Decimal
+operations. Resolution (override matching, the genai-prices lookup) happens on the first call for a
+(provider, response model, request model, service tier) and again only when that price's validity
+window ends (DeepSeek's off-peak hours, a dated price change) or the overrides change.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Optional
+
+from tokentrace.pricing import _genai
+from tokentrace.pricing.overrides import PriceOverride, best_override
+from tokentrace.pricing.rates import Cost, Rates
+
+if TYPE_CHECKING:
+    from tokentrace.records import Usage
+
+__all__ = ["PriceBook"]
+
+_Key = tuple[Optional[str], Optional[str], Optional[str], Optional[str]]
+_UNPRICED: _genai.Lookup = (None, -math.inf, math.inf)
+# A deployment alias may point at another alias; a longer chain is a loop in the user's config.
+_MAX_ALIAS_DEPTH = 8
+
+
+class PriceBook:
+    """Prices LLM calls from overrides and, unless disabled, the genai-prices data.
+
+    Thread-safe without a lock: the cache is a dict whose fills are idempotent, and changing the
+    overrides swaps in a new dict, so a fill computed from the old overrides lands in the old one.
+    The cache holds at most ``max_entries`` keys and starts over when full (model names come from
+    responses, so their number is not ours to bound).
+    """
+
+    def __init__(
+        self,
+        overrides: Iterable[PriceOverride] = (),
+        *,
+        genai_prices: bool = True,
+        clock: Callable[[], float] = time.time,
+        max_entries: int = 4096,
+    ) -> None:
+        self._overrides: tuple[PriceOverride, ...] = tuple(overrides)
+        self._use_genai = genai_prices
+        self._clock = clock
+        self._max_entries = max_entries
+        self._cache: dict[_Key, _genai.Lookup] = {}
+
+    @property
+    def overrides(self) -> tuple[PriceOverride, ...]:
+        """The overrides in the order they were added (later ones win ties)."""
+        return self._overrides
+
+    @property
+    def uses_genai_prices(self) -> bool:
+        return self._use_genai
+
+    def add(self, overrides: Iterable[PriceOverride]) -> None:
+        """Add overrides after the existing ones and forget every resolved price."""
+        self._overrides = (*self._overrides, *overrides)
+        self._cache = {}
+
+    def set_overrides(self, overrides: Iterable[PriceOverride]) -> None:
+        """Replace all overrides and forget every resolved price."""
+        self._overrides = tuple(overrides)
+        self._cache = {}
+
+    def clear_cache(self) -> None:
+        """Forget resolved prices (after genai-prices data was updated at run time, say)."""
+        self._cache = {}
+
+    def rates(self, provider: str | None, model: str, *, service_tier: str | None = None) -> Rates | None:
+        """The rates that price ``model`` at ``provider`` now, or ``None`` if it has no known price."""
+        return self._resolve((provider, model, None, service_tier), self._clock())[0]
+
+    def cost(
+        self,
+        provider: str | None,
+        usage: Usage,
+        response_model: str | None,
+        request_model: str | None,
+        *,
+        service_tier: str | None = None,
+    ) -> Cost | None:
+        """What one call cost, or ``None`` when unknown (unpriced model and no provider cost).
+
+        Overrides are tried for the response model, then the request model; then genai-prices in
+        the same order. So a reseller's price for the name the caller asked for wins over a list
+        price for the dated name the response carries. A call without any token counts and without
+        a provider cost is unknown too: pricing it as zero would hide spend.
+        """
+        now = self._clock()
+        key = (provider, response_model, request_model, service_tier)
+        found = self._cache.get(key)
+        if found is None or not found[1] <= now < found[2]:
+            found = self._resolve(key, now)
+        rates = found[0]
+        provider_cost = usage.provider_cost
+        if rates is None:
+            return None if provider_cost is None else Cost(amount=provider_cost, source="provider")
+        if provider_cost is None:
+            if usage.input_tokens is None and usage.output_tokens is None:
+                return None
+            return rates.cost(usage)
+        local = rates.cost(usage)
+        return Cost(
+            amount=provider_cost,
+            input=local.input,
+            output=local.output,
+            cache_read=local.cache_read,
+            cache_write=local.cache_write,
+            reasoning=local.reasoning,
+            request=local.request,
+            source="provider",
+            entry=local.entry,
+            date=local.date,
+        )
+
+    def _resolve(self, key: _Key, now: float) -> _genai.Lookup:
+        # Take the dict before reading the overrides: if they change meanwhile, this fill lands in
+        # the discarded dict instead of leaving a stale price in the new one.
+        cache = self._cache
+        found = cache.get(key)
+        if found is not None and found[1] <= now < found[2]:
+            return found
+        provider, response_model, request_model, service_tier = key
+        lowered = provider.lower() if provider else None
+        models = [m for m in dict.fromkeys((response_model, request_model)) if m]
+        start, end = -math.inf, math.inf
+        result = _UNPRICED
+        for looked_up in self._candidates(lowered, models, service_tier, now):
+            # Until any lookup tried so far changes its answer, the result stays the same.
+            start, end = max(start, looked_up[1]), min(end, looked_up[2])
+            if looked_up[0] is not None:
+                result = looked_up
+                break
+        result = (result[0], start, end)
+        if len(cache) >= self._max_entries:
+            cache.clear()
+        cache[key] = result
+        return result
+
+    def _candidates(
+        self, provider: str | None, models: list[str], service_tier: str | None, now: float
+    ) -> Iterator[_genai.Lookup]:
+        for model in models:
+            decided = self._from_overrides(provider, model, service_tier, now, 0)
+            if decided is not None:
+                yield decided
+        if self._use_genai:
+            for model in models:
+                yield _genai.lookup(provider, model, service_tier, now)
+
+    def _from_overrides(
+        self, provider: str | None, model: str, service_tier: str | None, now: float, depth: int
+    ) -> _genai.Lookup | None:
+        """Rates an override decides for ``model``; ``None`` when no override mentions it."""
+        override = best_override(self._overrides, provider, model.lower())
+        if override is None:
+            return None
+        if override.rates is not None:
+            return (override.rates, -math.inf, math.inf)
+        target = override.deployment_of
+        if target is None or depth >= _MAX_ALIAS_DEPTH:
+            return _UNPRICED
+        aliased = self._from_overrides(provider, target, service_tier, now, depth + 1)
+        if aliased is not None:
+            return aliased
+        if self._use_genai:
+            return _genai.lookup(provider, target, service_tier, now)
+        return _UNPRICED
