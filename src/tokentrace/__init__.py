@@ -10,15 +10,21 @@ from typing import Any
 
 from ._version import __version__
 from .config import Settings, SettingsError
+from .costing import price_book, set_prices
 from .instrumentor import TokenTraceInstrumentor
+from .pricing import PriceFileError, PriceOverride
 from .tracking import track
 
 __all__ = [
+    "PriceFileError",
+    "PriceOverride",
     "Settings",
     "SettingsError",
     "TokenTraceInstrumentor",
     "__version__",
     "instrument",
+    "price_book",
+    "set_prices",
     "uninstrument",
     "track",
 ]

@@ -20,6 +20,7 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from ._otel_setup import ensure_providers
 from ._version import __version__
+from . import costing
 from .config import Settings
 from .package import _instruments
 from .recorder import Recorder
@@ -46,6 +47,8 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
+        # A bad price file is the user's to fix: it raises here, never in the middle of a call.
+        costing.load_prices_file(settings.prices)
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
         if tracer_provider is None or meter_provider is None:

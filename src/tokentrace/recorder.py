@@ -18,8 +18,10 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from . import names
 from .config import Settings
+from .costing import CostRecorder
 from .instruments import make_instruments
 from .providers import Endpoint
+from .pricing import Cost
 from .records import ResponseInfo
 from .tracking import TrackingIdCap, current_path
 
@@ -39,6 +41,7 @@ class LLMCall:
 
     __slots__ = (
         "content_attributes",
+        "cost",
         "duration",
         "endpoint",
         "error_type",
@@ -74,6 +77,7 @@ class LLMCall:
         self.usage_injected = False
         self.metric_attributes: dict[str, Any] = {}
         self.content_attributes: dict[str, str] | None = None
+        self.cost: Cost | None = None
         self.openai_api = endpoint.provider in OPENAI_PROVIDERS
 
     @property
@@ -91,6 +95,7 @@ class Recorder:
         self._cache_write_attribute = metric_names.cache_write_attribute
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
         self._instruments = make_instruments(meter, settings.latest_semconv)
+        self._costs = CostRecorder(meter)
         self.sinks: list[Sink] = []
 
     # -- start ------------------------------------------------------------------------------------
@@ -183,10 +188,18 @@ class Recorder:
             if type(status_code) is int:
                 attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
             span.set_status(Status(StatusCode.ERROR, str(error)[:512]))
+        metric_attributes = self._metric_attributes(call)
+        call.cost = self._costs.price(
+            call.endpoint.provider,
+            call.request_model,
+            response,
+            error is not None,
+            attributes,
+            metric_attributes,
+        )
         span.set_attributes(attributes)
         span.end()
 
-        metric_attributes = self._metric_attributes(call)
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )

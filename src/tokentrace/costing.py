@@ -1,0 +1,150 @@
+"""Cost on the span and in the metrics: what a finished call cost, or why it is unknown.
+
+The price book is process-wide so ``tokentrace.set_prices()`` works before or after
+``instrument()``; the recorder asks it once per finished call. Money stays ``Decimal`` until the
+attribute/metric boundary here.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from opentelemetry.metrics import Meter
+
+from . import names
+from ._guard import logger
+from .pricing import Cost, PriceBook, PriceOverride, load_price_file
+from .records import ResponseInfo
+
+__all__ = ["CostRecorder", "price_book", "set_prices"]
+
+_book = PriceBook()
+_book_lock = threading.Lock()
+_code_overrides: tuple[PriceOverride, ...] = ()
+_file_overrides: tuple[PriceOverride, ...] = ()
+
+
+def price_book() -> PriceBook:
+    """The process-wide price book tokentrace prices calls with."""
+    return _book
+
+
+def _as_override(entry: PriceOverride | Mapping[str, Any]) -> PriceOverride:
+    if isinstance(entry, PriceOverride):
+        return entry
+    return PriceOverride(**dict(entry))
+
+
+def set_prices(overrides: Iterable[PriceOverride | Mapping[str, Any]]) -> None:
+    """Prices from code (per 1M tokens, USD), winning over the price file and the bundled data.
+
+    Each entry is a ``PriceOverride`` or a mapping of its fields, e.g.
+    ``{"model": "house-llm", "provider": "llm.internal", "input": 0.2, "output": 0.6}``.
+    Calling it again replaces the earlier code overrides.
+    """
+    global _code_overrides
+    parsed = tuple(_as_override(e) for e in overrides)
+    with _book_lock:
+        _code_overrides = parsed
+        _book.set_overrides((*_file_overrides, *_code_overrides))
+
+
+def load_prices_file(path: str | None) -> None:
+    """Load the price file named by the ``prices`` setting; errors raise here, at ``instrument()``."""
+    global _file_overrides
+    parsed = tuple(load_price_file(path)) if path else ()
+    with _book_lock:
+        _file_overrides = parsed
+        _book.set_overrides((*_file_overrides, *_code_overrides))
+
+
+_MAX_WARNED = 1000
+
+
+class CostRecorder:
+    """Prices finished calls and records cost attributes and metrics."""
+
+    def __init__(self, meter: Meter) -> None:
+        self._counter = meter.create_counter(
+            names.COST_COUNTER, unit=names.UNIT_USD, description="Total cost of GenAI calls, in USD."
+        )
+        self._histogram = meter.create_histogram(
+            names.COST_HISTOGRAM,
+            unit=names.UNIT_USD,
+            description="Cost of one GenAI call, in USD.",
+            explicit_bucket_boundaries_advisory=list(names.COST_BUCKETS),
+        )
+        self._unknown = meter.create_counter(
+            names.UNKNOWN_COST_COUNTER,
+            unit=names.UNIT_CALL,
+            description="Calls whose cost is unknown, by reason.",
+        )
+        self._warned: set[tuple[str, str]] = set()
+
+    def price(
+        self,
+        provider: str,
+        request_model: str | None,
+        response: ResponseInfo | None,
+        failed: bool,
+        span_attributes: dict[str, Any],
+        metric_attributes: dict[str, Any],
+    ) -> Cost | None:
+        """Add cost to ``span_attributes`` and record cost metrics; returns the cost when known."""
+        usage = response.usage if response is not None else None
+        if usage is None:
+            reason = names.UNKNOWN_ERROR if failed else names.UNKNOWN_NO_USAGE
+            self._record_unknown(reason, span_attributes, metric_attributes)
+            return None
+        response_model = response.model if response is not None else None
+        service_tier = response.service_tier if response is not None else None
+        cost = _book.cost(provider, usage, response_model, request_model, service_tier=service_tier)
+        if cost is None:
+            span_attributes[names.COST_UNPRICED] = True
+            self._record_unknown(names.UNKNOWN_UNPRICED, span_attributes, metric_attributes)
+            self._warn_unpriced(provider, response_model or request_model or "")
+            return None
+        amount = float(cost.amount)
+        span_attributes[names.GEN_AI_USAGE_COST_AMOUNT] = amount
+        span_attributes[names.GEN_AI_USAGE_COST_CURRENCY] = names.CURRENCY_USD
+        span_attributes[names.GEN_AI_USAGE_COST_SOURCE] = cost.source
+        span_attributes[names.COST_INPUT] = float(cost.input)
+        span_attributes[names.COST_OUTPUT] = float(cost.output)
+        if cost.cache_read:
+            span_attributes[names.COST_CACHE_READ] = float(cost.cache_read)
+        if cost.cache_write:
+            span_attributes[names.COST_CACHE_WRITE] = float(cost.cache_write)
+        if cost.reasoning:
+            span_attributes[names.COST_REASONING] = float(cost.reasoning)
+        if cost.entry:
+            span_attributes[names.PRICE_ENTRY] = cost.entry
+        if cost.date:
+            span_attributes[names.PRICE_DATE] = cost.date
+        attributes = {
+            **metric_attributes,
+            names.GEN_AI_USAGE_COST_CURRENCY: names.CURRENCY_USD,
+            names.GEN_AI_USAGE_COST_SOURCE: cost.source,
+        }
+        self._counter.add(amount, attributes)
+        self._histogram.record(amount, attributes)
+        return cost
+
+    def _record_unknown(
+        self, reason: str, span_attributes: dict[str, Any], metric_attributes: dict[str, Any]
+    ) -> None:
+        span_attributes[names.COST_UNKNOWN_REASON] = reason
+        self._unknown.add(1, {**metric_attributes, names.COST_UNKNOWN_REASON: reason})
+
+    def _warn_unpriced(self, provider: str, model: str) -> None:
+        key = (provider, model)
+        if key in self._warned or len(self._warned) >= _MAX_WARNED:
+            return
+        self._warned.add(key)
+        logger.warning(
+            "tokentrace: no price known for model %r at %r; its calls are counted as unpriced. "
+            "Add it with tokentrace.set_prices() or a price file (TOKENTRACE_PRICES).",
+            model,
+            provider,
+        )
