@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -124,10 +125,8 @@ def test_bad_price_file_fails_at_instrument_with_file_and_line(instrument: Any, 
 )
 def test_unknown_cost_reasons(instrumented: Telemetry, make_reply: Any, reason: str) -> None:
     client = make_client(Recorder(lambda b, r: make_reply()), base_url="http://gateway.internal/v1")
-    try:
+    with contextlib.suppress(openai.RateLimitError):
         list(client.chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True))
-    except openai.RateLimitError:
-        pass
     (unknown,) = instrumented.metrics()["tokentrace.calls.cost_unknown"]
     assert unknown.attributes["tokentrace.cost.unknown_reason"] == reason
     assert dict(instrumented.span().attributes or {})["tokentrace.cost.unknown_reason"] == reason

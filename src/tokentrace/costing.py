@@ -22,8 +22,15 @@ __all__ = ["CostRecorder", "price_book", "set_prices"]
 
 _book = PriceBook()
 _book_lock = threading.Lock()
-_code_overrides: tuple[PriceOverride, ...] = ()
-_file_overrides: tuple[PriceOverride, ...] = ()
+# Overrides by origin: the price file (setting ``prices``) first, code (``set_prices``) after, so
+# code wins where both price a model.
+_overrides: dict[str, tuple[PriceOverride, ...]] = {"file": (), "code": ()}
+
+
+def _apply(origin: str, overrides: tuple[PriceOverride, ...]) -> None:
+    with _book_lock:
+        _overrides[origin] = overrides
+        _book.set_overrides((*_overrides["file"], *_overrides["code"]))
 
 
 def price_book() -> PriceBook:
@@ -44,20 +51,12 @@ def set_prices(overrides: Iterable[PriceOverride | Mapping[str, Any]]) -> None:
     ``{"model": "house-llm", "provider": "llm.internal", "input": 0.2, "output": 0.6}``.
     Calling it again replaces the earlier code overrides.
     """
-    global _code_overrides
-    parsed = tuple(_as_override(e) for e in overrides)
-    with _book_lock:
-        _code_overrides = parsed
-        _book.set_overrides((*_file_overrides, *_code_overrides))
+    _apply("code", tuple(_as_override(e) for e in overrides))
 
 
 def load_prices_file(path: str | None) -> None:
     """Load the price file named by the ``prices`` setting; errors raise here, at ``instrument()``."""
-    global _file_overrides
-    parsed = tuple(load_price_file(path)) if path else ()
-    with _book_lock:
-        _file_overrides = parsed
-        _book.set_overrides((*_file_overrides, *_code_overrides))
+    _apply("file", tuple(load_price_file(path)) if path else ())
 
 
 _MAX_WARNED = 1000

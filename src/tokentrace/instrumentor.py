@@ -18,9 +18,9 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
+from . import costing
 from ._otel_setup import ensure_providers
 from ._version import __version__
-from . import costing
 from .config import Settings
 from .package import _instruments
 from .recorder import Recorder

@@ -20,8 +20,8 @@ from . import names
 from .config import Settings
 from .costing import CostRecorder
 from .instruments import make_instruments
-from .providers import Endpoint
 from .pricing import Cost
+from .providers import Endpoint
 from .records import ResponseInfo
 from .tracking import TrackingIdCap, current_path
 

@@ -17,6 +17,7 @@ The rules are simple on purpose, so a test can compute the expected usage by han
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -316,17 +317,19 @@ def azure_model(deployment: str | None, endpoint: str, deployments: Mapping[str,
     return _AZURE_DEFAULTS.get(endpoint, _AZURE_DEFAULTS["chat/completions"])
 
 
+@functools.lru_cache(maxsize=8)
+def _byte_table(alphabet: str) -> bytes:
+    return bytes(ord(alphabet[i % len(alphabet)]) for i in range(256))
+
+
 def make_id(seed: str, length: int, alphabet: str = _ALNUM) -> str:
-    """A fixed-length id derived from ``seed``: realistic-looking, and the same on every run."""
-    digest = int.from_bytes(hashlib.blake2b(seed.encode(), digest_size=32).digest(), "big")
-    base = len(alphabet)
-    chars = []
-    for _ in range(length):
-        digest, rest = divmod(digest, base)
-        chars.append(alphabet[rest])
-    return "".join(chars)
+    """A fixed-length id (up to 64 characters) derived from ``seed``: realistic-looking, and the
+    same on every run."""
+    digest = hashlib.blake2b(seed.encode(), digest_size=length).digest()
+    return digest.translate(_byte_table(alphabet)).decode("ascii")
 
 
+@functools.lru_cache(maxsize=64)
 def fingerprint(model: str) -> str:
     """A stable ``system_fingerprint`` per model."""
     return "fp_" + make_id(model, 10, "0123456789abcdef")
