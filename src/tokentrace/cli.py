@@ -1,22 +1,58 @@
-"""The ``tokentrace`` command line."""
+"""The ``tokentrace`` command line. ``main(argv) -> int`` so every command is testable.
+
+The CLI never imports the patches: it reads price data and (later) ledgers only.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
+from . import names
 from ._version import __version__
 
 __all__ = ["main"]
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _prices(args: argparse.Namespace) -> int:
+    from .pricing import PriceBook, PriceFileError, describe, load_price_file
+
+    path = args.prices or os.environ.get(names.ENV_PRICES)
+    try:
+        overrides = load_price_file(path) if path else []
+    except PriceFileError as exc:
+        print(f"tokentrace: {exc}", file=sys.stderr)
+        return 2
+    book = PriceBook(overrides)
+    for model in args.model:
+        print(describe(args.provider, model, book))
+        if path:
+            print(f"  overrides read from {path}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokentrace", description="What every LLM call costs.")
     parser.add_argument("--version", action="version", version=f"tokentrace {__version__}")
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    prices = commands.add_parser("prices", help="what a model costs, and where that price comes from")
+    prices.add_argument("model", nargs="+", help="model name, e.g. gpt-4.1")
+    prices.add_argument("--provider", help="gen_ai.provider.name or host, e.g. openai, api.deepseek.com")
+    prices.add_argument("--prices", metavar="FILE", help=f"a price file (default: ${names.ENV_PRICES})")
+    prices.set_defaults(run=_prices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "run", None) is None:
+        parser.print_help()
+        return 0
+    code: int = args.run(args)
+    return code
 
 
 if __name__ == "__main__":
