@@ -42,9 +42,9 @@ def _load_exporter(group: str, name: str) -> Any | None:
     return None
 
 
-def ensure_providers() -> None:
-    """Install SDK tracer and meter providers where the app has none."""
-    if isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
+def ensure_providers(traces: bool = True, metrics_: bool = True) -> None:
+    """Install SDK tracer and/or meter providers where the app has none."""
+    if traces and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -56,7 +56,7 @@ def ensure_providers() -> None:
                 tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(tracer_provider)
 
-    if type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider":
+    if metrics_ and type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider":
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
         from opentelemetry.sdk.resources import Resource

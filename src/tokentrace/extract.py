@@ -204,6 +204,9 @@ def request_attributes(kind: ApiKind, body: Mapping[str, Any], openai_api: bool 
         fmt = body.get("encoding_format")
         if isinstance(fmt, str):
             attrs[names.GEN_AI_REQUEST_ENCODING_FORMATS] = (fmt,)
+        dimensions = body.get("dimensions")
+        if type(dimensions) is int:
+            attrs[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
     else:
         output_type = _output_type(kind, body)
         if output_type is not None:
@@ -301,9 +304,9 @@ class StreamAccumulator:
             self._add_event(chunk)
             return False
         info = self.info
-        if info.model is None:
-            info.model = _text(_get(chunk, "model"))
-            info.id = _text(_get(chunk, "id"))
+        if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
+            info.model = _text(_get(chunk, "model")) or None
+            info.id = _text(_get(chunk, "id")) or None
             info.system_fingerprint = _text(_get(chunk, "system_fingerprint"))
             info.service_tier = _text(_get(chunk, "service_tier"))
         choices = _get(chunk, "choices")

@@ -52,7 +52,7 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
         if tracer_provider is None or meter_provider is None:
-            ensure_providers()
+            ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
         tracer = trace.get_tracer(__name__, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(__name__, __version__, meter_provider, schema_url=_SCHEMA_URL)
         self._recorder = Recorder(tracer, meter, settings)

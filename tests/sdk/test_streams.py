@@ -272,3 +272,50 @@ def test_stream_content_capture_opt_in(instrument: Any, telemetry: Telemetry) ->
     output = json.loads(str(attrs["gen_ai.output.messages"]))
     assert [m["parts"][0]["content"] for m in output] == ["Hello!", "Hello!"]
     assert json.loads(str(attrs["gen_ai.input.messages"]))[0]["parts"][0]["content"] == "Stream please"
+
+
+def test_azure_stream_with_prompt_filter_chunk_first(instrumented: Telemetry) -> None:
+    from tests.sdk.mock_transport import make_azure_client
+
+    filter_chunk = {
+        "choices": [],
+        "created": 0,
+        "id": "",
+        "model": "",
+        "object": "",
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+    }
+    chunks = [filter_chunk, *payloads.chat_chunks(model="gpt-4o-2024-11-20", usage=USAGE)]
+    client = make_azure_client(Recorder(lambda b, r: sse_reply(sse(chunks))))
+    list(client.chat.completions.create(model="prod-chat", messages=MESSAGES, stream=True))
+    attrs = dict(instrumented.span().attributes or {})
+    assert attrs["gen_ai.response.model"] == "gpt-4o-2024-11-20"
+    assert attrs["gen_ai.response.id"] == "chatcmpl-stream1"
+    assert attrs["gen_ai.usage.input_tokens"] == 21
+
+
+def test_groq_usage_in_x_groq(instrumented: Telemetry) -> None:
+    chunks = payloads.chat_chunks(model="llama-3.3-70b-versatile")
+    chunks[-1]["x_groq"] = {
+        "id": "req_01",
+        "usage": {"prompt_tokens": 40, "completion_tokens": 5, "total_tokens": 45},
+    }
+    handler = Recorder(lambda b, r: sse_reply(sse(chunks)))
+    client = make_client(handler, base_url="https://api.groq.com/openai/v1")
+    list(client.chat.completions.create(model="llama-3.3-70b-versatile", messages=MESSAGES, stream=True))
+    attrs = dict(instrumented.span().attributes or {})
+    assert attrs["gen_ai.provider.name"] == "groq"
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (40, 5)
+
+
+def test_usage_on_last_content_chunk_is_not_hidden(instrumented: Telemetry) -> None:
+    """Gemini and Mistral put usage on a chunk that also has choices: the caller must still get it."""
+    chunks = payloads.chat_chunks(model="gemini-2.5-flash")
+    chunks[-1]["usage"] = {"prompt_tokens": 8, "completion_tokens": 4, "total_tokens": 12}
+    client = make_client(
+        Recorder(lambda b, r: sse_reply(sse(chunks))),
+        base_url="https://generativelanguage.googleapis.com/v1beta/openai/",
+    )
+    got = list(client.chat.completions.create(model="gemini-2.5-flash", messages=MESSAGES, stream=True))
+    assert len(got) == len(chunks)
+    assert dict(instrumented.span().attributes or {})["gen_ai.usage.input_tokens"] == 8
