@@ -84,10 +84,7 @@ def test_malformed_usage_never_breaks_the_call(instrumented: Telemetry, usage: A
     payload = payloads.openai_chat()
     payload["usage"] = usage
     client = make_client(Recorder(lambda b, r: json_reply(payload)))
-    try:
-        client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
-    except Exception as exc:  # the SDK itself may reject it; then the same error as without us
-        assert "tokentrace" not in repr(exc)
+    client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)  # the SDK does not validate usage
     for span in instrumented.spans():
         attrs = dict(span.attributes or {})
         for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):
