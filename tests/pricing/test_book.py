@@ -216,3 +216,18 @@ def test_invalid_override_in_code_says_why(kwargs: dict[str, object], problem: s
 def test_override_accepts_plain_numbers_exactly() -> None:
     override = PriceOverride("m", input=0.1, output="0.42", cache_read=2)  # type: ignore[arg-type]
     assert (override.input, override.output, override.cache_read) == (D("0.1"), D("0.42"), D(2))
+
+
+def test_unknown_host_prices_a_first_party_model_its_maker_lists() -> None:
+    """genai-prices cannot guess a provider for ``text-embedding-3-small``; its maker's list price applies."""
+    from decimal import Decimal
+
+    from tokentrace.pricing import PriceBook
+    from tokentrace.records import Usage
+
+    cost = PriceBook().cost(
+        "llm-gateway.internal", Usage(input_tokens=1_000_000), "text-embedding-3-small", None
+    )
+    assert cost is not None
+    assert cost.amount == Decimal("0.02")
+    assert cost.entry == "openai/text-embedding-3-small"

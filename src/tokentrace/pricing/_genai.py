@@ -102,7 +102,21 @@ def _find(snapshot: DataSnapshot, provider: str | None, model: str) -> tuple[Pro
     try:
         return snapshot.find_provider_model(model, None, gp_id, None)
     except LookupError:
+        pass
+    if gp_id is not None:
         return None
+    # genai-prices guesses a provider from model-name patterns, which misses some first-party names
+    # (``text-embedding-3-small``). A gateway serving such a model is priced like the model's maker.
+    for maker in _MAKERS:
+        try:
+            return snapshot.find_provider_model(model, None, maker, None)
+        except LookupError:
+            continue
+    return None
+
+
+# First-party model makers, tried in this order when a model's provider cannot be told.
+_MAKERS = ("openai", "anthropic", "google", "deepseek", "mistral", "x-ai", "cohere", "voyageai", "meta")
 
 
 def _provider_for_host(snapshot: DataSnapshot, host: str) -> Provider | None:
