@@ -46,7 +46,7 @@ compat() {
   compat_one .venv-openai-2 "$OPENAI_2"
 }
 
-demo() { "$VENV/bin/python" examples/quickstart.py; }
+demo() { setup; "$VENV/bin/python" examples/quickstart.py; }
 
 target="${1:-check}"
 shift || true
