@@ -7,10 +7,32 @@ For tests, the quickstart, demos and benchmarks::
         server.script(status(429), delay(5))  # the next two calls: rate limited, then slow
         ...
 
-It answers chat completions, legacy completions, embeddings and the Responses API, streamed or
-not, as OpenAI, Azure OpenAI, OpenRouter, vLLM or Gemini would shape them. Token counts follow
-simple documented rules (see ``tokentrace.devserver._synth``) so tests can predict usage exactly.
-``python -m tokentrace.devserver --port 8000`` serves until Ctrl-C.
+It answers ``/chat/completions``, ``/completions``, ``/embeddings``, ``/responses`` (streamed or
+not) and ``/models`` the way OpenAI, Azure OpenAI (``/openai/deployments/{name}/...`` paths),
+OpenRouter, vLLM or Gemini shape them. ``python -m tokentrace.devserver --port 8000`` serves until
+Ctrl-C.
+
+Usage follows rules simple enough to compute by hand in a test:
+
+* a *word* (``len(text.split())``) is one token;
+* a chat message or Responses input item costs ``3 + words(content)`` (plus the words of tool-call
+  names and arguments it carries); an image part 85; each tool definition 10; Responses
+  ``instructions`` count as one more message; legacy prompts and embedding inputs are just their
+  words (token arrays their length);
+* when the first message (or ``instructions``) has at least 32 words, ``cached_tokens`` is that
+  message's token count, as if it were served from the prompt cache;
+* reasoning models (``o1``, ``o3``, ``o4-mini``, ``gpt-5``..., also as ``openai/o3``) think for 16
+  tokens per choice (effort ``minimal``/``none`` 0, ``low`` 8, ``high`` 32, ``xhigh`` 64), counted
+  in the output tokens and spent first from ``max_completion_tokens``/``max_output_tokens``;
+* choice ``i`` answers ``"Reply {i+1}: "`` plus the first 16 words of the last user message
+  (``Hello!`` when there is none), one output token per word, one stream delta per token;
+  ``max_tokens``/``max_completion_tokens`` cut it (finish reason ``length``); legacy completions
+  stop at 16 tokens unless ``max_tokens`` says otherwise;
+* with function ``tools`` (and ``tool_choice`` not ``"none"``) the first choice calls the first
+  (or the named) function, its required parameters filled with ``"demo"``, 1, true, [] or {}; the
+  call costs one token per JSON token of its arguments;
+* ids and fingerprints derive from the request's number on the server, so a fresh server answers
+  the same bytes every run (apart from ``created`` timestamps).
 """
 
 from __future__ import annotations

@@ -282,8 +282,8 @@ def completions(call: Call) -> Scripted:
     }
 
     def choice(index: int, text: str, finish: str | None) -> Json:
-        body = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
-        return {"content_filter_results": AZURE_CHOICE_FILTERS if text else {}, **body} if azure else body
+        fields = {"text": text, "index": index, "logprobs": None, "finish_reason": finish}
+        return {"content_filter_results": AZURE_CHOICE_FILTERS if text else {}, **fields} if azure else fields
 
     if not body.get("stream"):
         answer = {

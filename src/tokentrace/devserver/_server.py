@@ -1,35 +1,25 @@
-"""The HTTP side: a threaded loopback server, request routing, and writing replies to the wire.
+"""``DevServer``: lifecycle, scripted replies, recorded requests, and routing a path to an answer.
 
-HTTP/1.1 throughout: JSON replies carry ``content-length`` so clients keep the connection alive
-between calls; SSE replies use ``transfer-encoding: chunked``, one chunk per event, each written
-(and so flushed) as soon as it is ready.
+Plain paths (``/v1/...``, ``/api/v1/...``, ``/v1beta/openai/...``, or none) answer in the server's
+flavor; Azure paths (``/openai/deployments/{name}/...``, ``/openai/v1/...``) answer as Azure.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import json
 import re
-import socket
-import socketserver
-import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
-from urllib.parse import parse_qsl
 
 from ._endpoints import Call, bad_request, chat_completions, completions, embeddings, models
+from ._http import Hooks, HTTPServer, RecordedRequest
 from ._responses import responses
 from ._scripted import Scripted, default, status
-from ._scripted import json as json_reply
 from ._shapes import FLAVORS
-from ._synth import Counter, azure_model
+from ._synth import RequestCounter, azure_model
 
 __all__ = ["DevServer", "RecordedRequest"]
 
@@ -46,21 +36,7 @@ _PLAIN = re.compile(rf"^(?:/v1beta/openai|/api/v1|/v1)?/({_ENDPOINT})$")
 _MODELS = re.compile(r"^(?:/v1beta/openai|/api/v1|/v1|/openai/v1)?/models(?:/(.+))?$")
 _BASE_PATHS = {"openai": "/v1", "vllm": "/v1", "openrouter": "/api/v1", "gemini": "/v1beta/openai"}
 _DEFAULT = default()
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One request the server received, as the client sent it."""
-
-    method: str
-    path: str
-    """Without the query string."""
-    query: Mapping[str, str]
-    headers: Mapping[str, str]
-    """Header names in lower case."""
-    json: Any
-    """The parsed JSON body, or None (no body, or not JSON)."""
-    body: bytes
+_THREAD_PREFIX = "tokentrace-devserver"
 
 
 def _invalid_url(method: str, path: str) -> Scripted:
@@ -108,9 +84,9 @@ class DevServer:
         self._azure_deployments = dict(azure_deployments or {})
         self._lock = threading.Lock()
         self._script: deque[Scripted] = deque()
-        self._counter = Counter()
+        self._counter = RequestCounter()
         self._stopping = threading.Event()
-        self._httpd: _HTTPServer | None = None
+        self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -120,7 +96,14 @@ class DevServer:
         if self._httpd is not None:
             return self
         self._stopping.clear()
-        httpd = _HTTPServer((self._host, self._port), self)
+        hooks = Hooks(
+            receive=self._receive,
+            answer=self._answer,
+            record_error=self._record_error,
+            stopping=self._stopping,
+            thread_prefix=_THREAD_PREFIX,
+        )
+        httpd = HTTPServer((self._host, self._port), hooks)
         self._port = httpd.server_address[1]
         self._httpd = httpd
         self._thread = threading.Thread(
@@ -136,7 +119,7 @@ class DevServer:
             return
         self._httpd = self._thread = None
         self._stopping.set()
-        httpd.shutdown()
+        httpd.shutdown()  # no new connections from here on
         httpd.close_connections()
         httpd.server_close()
         thread.join()
@@ -173,7 +156,7 @@ class DevServer:
 
     @property
     def thread_name(self) -> str:
-        return f"tokentrace-devserver-{self._port}"
+        return f"{_THREAD_PREFIX}-{self._port}"
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "stopped"
@@ -242,169 +225,3 @@ class DevServer:
         if match := _PLAIN.match(path):
             return self.flavor, None, match[1]
         return self.flavor, None, None
-
-
-class _HTTPServer(ThreadingHTTPServer):
-    """Tracks open connections so ``stop()`` can close idle keep-alive ones and join their threads."""
-
-    daemon_threads = True
-    block_on_close = True
-
-    def __init__(self, address: tuple[str, int], owner: DevServer) -> None:
-        self.owner = owner
-        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        self._connections: set[socket.socket] = set()
-        self._connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind resolves the host's FQDN, a DNS lookup a loopback server never needs.
-        socketserver.TCPServer.server_bind(self)
-        self.server_name, self.server_port = str(self.server_address[0]), int(self.server_address[1])
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        with self._connections_lock:
-            self._connections.add(request)
-        super().process_request(request, client_address)
-
-    def shutdown_request(self, request: Any) -> None:
-        with self._connections_lock:
-            self._connections.discard(request)
-        super().shutdown_request(request)
-
-    def close_connections(self) -> None:
-        with self._connections_lock:
-            connections = list(self._connections)
-        for connection in connections:
-            with contextlib.suppress(OSError):
-                connection.shutdown(socket.SHUT_RDWR)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        error = sys.exc_info()[1]
-        if error is not None and not isinstance(error, (ConnectionError, TimeoutError)):
-            self.owner._record_error(error)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        threading.current_thread().name = self.server.owner.thread_name + "-conn"
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silent: one line per request on stderr would drown test output and benchmarks."""
-
-    def do_POST(self) -> None:
-        self._handle()
-
-    do_GET = do_PUT = do_PATCH = do_DELETE = do_POST
-
-    def _handle(self) -> None:
-        owner = self.server.owner
-        self._head_sent = False
-        try:
-            body = self._read_body()
-        except (ValueError, OSError):
-            self.close_connection = True  # a malformed or cut request body: nothing sensible to answer
-            return
-        try:
-            self._answer(owner, body)
-        except (ConnectionError, TimeoutError):
-            self.close_connection = True
-        except Exception as error:
-            owner._record_error(error)
-            self.close_connection = True
-            if not self._head_sent:
-                message = f"devserver error: {error!r}"
-                self._send(json_reply({"error": {"message": message, "type": "server_error"}}, 500))
-
-    def _answer(self, owner: DevServer, body: bytes) -> None:
-        path, _, query = self.path.partition("?")
-        parsed, ok = _parse_json(body)
-        request = RecordedRequest(
-            method=self.command,
-            path=path,
-            query=dict(parse_qsl(query, keep_blank_values=True)),
-            headers={name.lower(): value for name, value in self.headers.items()},
-            json=parsed,
-            body=body,
-        )
-        reply = owner._receive(request)
-        if reply.delay and owner._stopping.wait(reply.delay):
-            self.close_connection = True
-            return
-        if reply.kind == "disconnect":
-            self.close_connection = True
-            return
-        if reply.kind == "default":
-            answer = owner._answer(request, ok)
-            if reply.interval or reply.drop_after is not None:
-                answer = replace(answer, interval=reply.interval, drop_after=reply.drop_after)
-            reply = answer
-        self._send(reply)
-
-    def _read_body(self) -> bytes:
-        length = self.headers.get("content-length")
-        if length is not None:
-            return self.rfile.read(int(length))
-        if "chunked" not in self.headers.get("transfer-encoding", "").lower():
-            return b""
-        parts: list[bytes] = []
-        while True:
-            size = int(self.rfile.readline(65537).split(b";", 1)[0], 16)
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass
-                return b"".join(parts)
-            parts.append(self.rfile.read(size))
-            self.rfile.readline(65537)
-
-    def _send(self, reply: Scripted) -> None:
-        streaming = reply.events is not None
-        chunked = streaming and self.request_version == "HTTP/1.1"
-        if streaming and not chunked:
-            self.close_connection = True  # HTTP/1.0: the end of the body is the end of the connection
-        phrase = self.responses.get(reply.status, ("",))[0]
-        lines = [f"HTTP/1.1 {reply.status} {phrase}"]
-        names = set()
-        for name, value in reply.headers:
-            lines.append(f"{name}: {value}")
-            names.add(name)
-        if not streaming and "content-length" not in names:
-            lines.append(f"content-length: {len(reply.body)}")
-        if chunked and "transfer-encoding" not in names:
-            lines.append("transfer-encoding: chunked")
-        if self.close_connection:
-            lines.append("connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        self._head_sent = True
-        if reply.events is None:
-            self.wfile.write(head + reply.body)
-            return
-        self.wfile.write(head)
-        stopping = self.server.owner._stopping
-        for index, event in enumerate(reply.events):
-            if reply.drop_after is not None and index >= reply.drop_after:
-                break
-            if reply.interval and stopping.wait(reply.interval):
-                self.close_connection = True
-                return
-            self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event) if chunked else event)
-        if reply.drop_after is not None and reply.drop_after <= len(reply.events):
-            self.close_connection = True  # leave the chunked body unfinished: the peer sees a cut stream
-            return
-        if chunked:
-            self.wfile.write(b"0\r\n\r\n")
-
-
-def _parse_json(body: bytes) -> tuple[Any, bool]:
-    """(value, parsed): an empty body parses to None."""
-    if not body:
-        return None, True
-    try:
-        return json.loads(body), True
-    except ValueError:
-        return None, False

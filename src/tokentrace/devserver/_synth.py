@@ -1,18 +1,7 @@
 """Deterministic stand-ins for what a model produces: token counts, reply text, ids, model names.
 
-The rules are simple on purpose, so a test can compute the expected usage by hand:
-
-* a *word* is a whitespace-separated run of characters (``len(text.split())``) and counts as one token;
-* a chat message costs ``3 + words(content)`` tokens (plus the words of any tool-call names and
-  arguments it carries); an image part costs 85 tokens; each tool definition costs 10 tokens;
-* a prompt whose first message (or Responses ``instructions``) has at least 32 words is "served
-  from the prompt cache": ``cached_tokens`` is that message's token count;
-* reasoning models (``o1``, ``o3``, ``o4-mini``, ``gpt-5``… also behind a ``vendor/`` prefix) think
-  for 16 tokens per choice at the default effort (0 for ``minimal``/``none``, 8 ``low``,
-  32 ``high``, 64 ``xhigh``); thinking counts against the output limit first;
-* a tool call's output tokens are the JSON tokens of its arguments (``{``, ``"city"``, ``:``, ...);
-* choice ``i`` (from 0) answers ``"Reply {i+1}: "`` followed by the first 16 words of the last
-  user message (``Hello!`` when there is none); every word of the reply is one output token.
+The counting rules are listed in the package docstring (``tokentrace.devserver``); the constants
+below are their numbers.
 """
 
 from __future__ import annotations
@@ -35,8 +24,8 @@ __all__ = [
     "MESSAGE_OVERHEAD",
     "TOOL_DEFINITION_TOKENS",
     "Completion",
-    "Counter",
     "Prompt",
+    "RequestCounter",
     "azure_model",
     "chat_prompt",
     "complete",
@@ -350,7 +339,7 @@ def embedding(text: str, dimensions: int) -> list[float]:
     return list(struct.unpack(f"<{dimensions}f", packed))
 
 
-class Counter:
+class RequestCounter:
     """A thread-safe request counter; ids derive from it, so they repeat across runs."""
 
     def __init__(self) -> None:
