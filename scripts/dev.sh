@@ -39,7 +39,7 @@ compat_one() {  # $1: venv dir, rest: requirement specs
   # shellcheck disable=SC2086
   "$dir/bin/python" -m pip install -q -e ".[test]" $*
   "$dir/bin/python" -c "import openai; print('openai', openai.__version__)"
-  "$dir/bin/python" -m pytest -q tests/sdk tests/test_tracking.py tests/test_instrumentor.py
+  "$dir/bin/python" -m pytest -q tests/sdk tests/plain_http tests/test_tracking.py tests/test_instrumentor.py
 }
 compat() {
   compat_one .venv-openai-oldest $OLDEST_OPENAI

@@ -64,6 +64,21 @@ def _parse_count(raw: str) -> int:
     return value
 
 
+def _parse_endpoints(raw: str) -> dict[str, str]:
+    endpoints: dict[str, str] = {}
+    for item in _parse_list(raw):
+        suffix, sep, kind = item.partition("=")
+        if not sep or not suffix.strip() or kind.strip() not in _API_SHAPES:
+            raise ValueError(
+                f"expected PATH_SUFFIX=SHAPE with SHAPE one of {', '.join(_API_SHAPES)}, got {item!r}"
+            )
+        endpoints[suffix.strip()] = kind.strip()
+    return endpoints
+
+
+_API_SHAPES = ("chat", "completions", "embeddings", "responses", "messages")
+
+
 def _parse_semconv(raw: str) -> bool:
     return names.SEMCONV_OPT_IN_LATEST in _parse_list(raw)
 
@@ -83,6 +98,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("tracking_ids", names.ENV_TRACKING_IDS, _parse_list),
     _Field("max_tracking_ids", names.ENV_MAX_TRACKING_IDS, _parse_count),
     _Field("prices", names.ENV_PRICES, str),
+    _Field("http", names.ENV_HTTP, _parse_bool),
+    _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
 )
 
 
@@ -103,6 +120,10 @@ class Settings:
     tracking_ids: tuple[str, ...] | None = None
     max_tracking_ids: int = 100
     prices: str | None = None
+    http: bool = True
+    """Also record plain ``requests`` / ``httpx`` / ``httpx2`` calls to LLM endpoints."""
+    http_endpoints: Mapping[str, str] | None = None
+    """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -138,6 +159,13 @@ def _coerce(spec: _Field, value: Any) -> Any:
             raise SettingsError(f"instrument({spec.name}=...): {exc}") from None
     if spec.name in ("stream_usage_hosts", "tracking_ids") and isinstance(value, Iterable):
         return tuple(str(v) for v in value)
+    if spec.name == "http_endpoints" and isinstance(value, Mapping):
+        bad = {k: v for k, v in value.items() if v not in _API_SHAPES}
+        if bad:
+            raise SettingsError(
+                f"instrument(http_endpoints=...): unknown API shape(s) {bad}; use {_API_SHAPES}"
+            )
+        return dict(value)
     if spec.name == "stream_usage":
         try:
             return _parse_policy(str(value))

@@ -69,10 +69,13 @@ def _chat_message(message: Any) -> dict[str, Any]:
 def input_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, str]:
     """Content attributes of a request body."""
     attrs: dict[str, str] = {}
-    if kind is ApiKind.CHAT:
+    if kind in (ApiKind.CHAT, ApiKind.MESSAGES):
         messages = body.get("messages")
         if isinstance(messages, (list, tuple)):
             attrs[names.GEN_AI_INPUT_MESSAGES] = _dump([_chat_message(m) for m in messages])
+        system = body.get("system")  # Anthropic passes instructions apart from the history
+        if system is not None:
+            attrs[names.GEN_AI_SYSTEM_INSTRUCTIONS] = _dump(_text_parts(system))
     elif kind is ApiKind.COMPLETIONS:
         prompt = body.get("prompt")
         if prompt is not None:
@@ -94,7 +97,12 @@ def output_attributes(
 ) -> dict[str, str]:
     """Content attributes of a response; ``streamed_text`` is the text a stream carried per choice."""
     messages: list[dict[str, Any]] = []
-    if kind is ApiKind.RESPONSES:
+    if kind is ApiKind.MESSAGES and streamed_text is None:
+        parts = _text_parts(_get(response, "content"))
+        messages.append(
+            {"role": "assistant", "parts": parts, "finish_reason": _get(response, "stop_reason") or ""}
+        )
+    elif kind is ApiKind.RESPONSES:
         for item in _get(response, "output") or ():
             item_type = _get(item, "type")
             if item_type == "message":

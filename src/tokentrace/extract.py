@@ -33,6 +33,8 @@ class ApiKind(str, Enum):
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
     RESPONSES = "responses"
+    MESSAGES = "messages"
+    """Anthropic's Messages API shape (``/v1/messages``), served by Anthropic and many gateways."""
 
     @property
     def operation(self) -> str:
@@ -44,6 +46,7 @@ _OPERATIONS = {
     ApiKind.COMPLETIONS: names.OP_TEXT_COMPLETION,
     ApiKind.EMBEDDINGS: names.OP_EMBEDDINGS,
     ApiKind.RESPONSES: names.OP_CHAT,
+    ApiKind.MESSAGES: names.OP_CHAT,
 }
 
 _kind_cache: dict[str, ApiKind | None] = {}
@@ -64,6 +67,8 @@ def api_kind_for_path(path: str) -> ApiKind | None:
         kind = ApiKind.EMBEDDINGS
     elif last == "responses":
         kind = ApiKind.RESPONSES
+    elif last == "messages" and len(segments) > 1 and segments[-2] == "v1":
+        kind = ApiKind.MESSAGES
     if len(_kind_cache) < 4096:
         _kind_cache[path] = kind
     return kind
@@ -148,6 +153,38 @@ def usage_from(raw: Any) -> Usage | None:
     if usage.input_tokens is None and usage.output_tokens is None and usage.provider_cost is None:
         return None
     return usage
+
+
+def anthropic_usage(raw: Any) -> Usage | None:
+    """Anthropic counts cached input apart from ``input_tokens``; the conventions count it inside."""
+    if raw is None:
+        return None
+    uncached = _count(_get(raw, "input_tokens"))
+    cache_read = _count(_get(raw, "cache_read_input_tokens"))
+    cache_write = _count(_get(raw, "cache_creation_input_tokens"))
+    output = _count(_get(raw, "output_tokens"))
+    if uncached is None and output is None:
+        return None
+    total_input = None if uncached is None else uncached + (cache_read or 0) + (cache_write or 0)
+    return Usage(
+        input_tokens=total_input,
+        output_tokens=output,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+    )
+
+
+_STOP_REASONS = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+
+
+def _anthropic_reason(reason: Any) -> str | None:
+    return _STOP_REASONS.get(reason, reason) if isinstance(reason, str) else None
 
 
 # --- requests ------------------------------------------------------------------------------------
@@ -239,6 +276,12 @@ def response_info(kind: ApiKind, response: Any) -> ResponseInfo:
         id=_text(_get(response, "id")) if kind is not ApiKind.EMBEDDINGS else None,
         usage=usage_from(_get(response, "usage")),
     )
+    if kind is ApiKind.MESSAGES:
+        info.usage = anthropic_usage(_get(response, "usage"))
+        reason = _anthropic_reason(_get(response, "stop_reason"))
+        if reason is not None:
+            info.finish_reasons.append(reason)
+        return info
     if kind is ApiKind.RESPONSES:
         reason = responses_finish_reason(response)
         if reason is not None:
@@ -303,6 +346,9 @@ class StreamAccumulator:
         if self.kind is ApiKind.RESPONSES:
             self._add_event(chunk)
             return False
+        if self.kind is ApiKind.MESSAGES:
+            self._add_anthropic_event(chunk)
+            return False
         info = self.info
         if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
             info.model = _text(_get(chunk, "model")) or None
@@ -348,6 +394,29 @@ class StreamAccumulator:
             self.info = final
             if self.texts is not None:
                 self.final_response = response
+
+    def _add_anthropic_event(self, event: Any) -> None:
+        event_type = _get(event, "type")
+        info = self.info
+        if event_type == "message_start":
+            message = _get(event, "message")
+            info.model = _text(_get(message, "model"))
+            info.id = _text(_get(message, "id"))
+            info.usage = anthropic_usage(_get(message, "usage"))
+        elif event_type == "message_delta":
+            reason = _anthropic_reason(_get(_get(event, "delta"), "stop_reason"))
+            if reason is not None:
+                self._reasons[0] = reason
+            delta_usage = _get(event, "usage")
+            output = _count(_get(delta_usage, "output_tokens"))
+            if output is not None:
+                if info.usage is None:
+                    info.usage = Usage()
+                info.usage.output_tokens = output
+        elif event_type == "content_block_delta" and self.texts is not None:
+            text = _get(_get(event, "delta"), "text")
+            if isinstance(text, str):
+                self.texts.setdefault(0, []).append(text)
 
     def finish_reasons(self) -> list[str | None]:
         if self.kind is ApiKind.RESPONSES:

@@ -1,16 +1,16 @@
 """``TokenTraceInstrumentor``: the only code that knows *where* tokentrace patches.
 
 Found by ``opentelemetry-instrument`` through the ``opentelemetry_instrumentor`` entry point named
-``tokentrace``. Patches are applied when their library is imported (a post-import hook), so the
-order of ``import openai`` and ``instrument()`` does not matter, and importing tokentrace never
-imports the libraries it patches.
+``tokentrace``. Each library is patched when it is imported (a post-import hook), so the order of
+``import openai`` and ``instrument()`` does not matter, and importing tokentrace never imports the
+libraries it patches.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import wrapt
@@ -19,6 +19,7 @@ from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type:
 from opentelemetry.instrumentation.utils import unwrap
 
 from . import costing
+from ._guard import internal_error
 from ._otel_setup import ensure_providers
 from ._version import __version__
 from .config import Settings
@@ -30,13 +31,51 @@ __all__ = ["TokenTraceInstrumentor"]
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
 _PROVIDER_ARGS = ("tracer_provider", "meter_provider")
 
+Patch = tuple[str, str, Callable[..., Any]]  # module, "Class.method", wrapper
+
+
+def _openai_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import openai_sdk
+
+    base_client = importlib.import_module("openai._base_client")
+    wrappers = openai_sdk.make_wrappers(recorder, (base_client.Stream, base_client.AsyncStream))
+    return [(m, a, w) for (m, a), w in zip(openai_sdk.TARGETS, wrappers, strict=True)]
+
+
+def _requests_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import requests_patch
+    from .patches.http_common import EndpointTable
+
+    wrapper = requests_patch.make_wrapper(recorder, EndpointTable(recorder.settings.http_endpoints))
+    return [(m, a, wrapper) for m, a in requests_patch.TARGETS]
+
+
+def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
+    def patches(recorder: Recorder) -> list[Patch]:
+        from .patches import httpx_patch
+        from .patches.http_common import EndpointTable
+
+        wrappers = httpx_patch.make_wrappers(recorder, EndpointTable(recorder.settings.http_endpoints))
+        return [(m, a, w) for (m, a), w in zip(httpx_patch.targets(module), wrappers, strict=True)]
+
+    return patches
+
+
+_SDK_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"openai": _openai_patches}
+_HTTP_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {
+    "requests": _requests_patches,
+    "httpx": _httpx_patches("httpx"),
+    "httpx2": _httpx_patches("httpx2"),
+}
+
 
 class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
-    """Instruments the openai SDK (and, where installed, plain HTTP clients) for cost and usage."""
+    """Instruments the openai SDK and plain HTTP clients (requests, httpx, httpx2) for cost and usage."""
 
     _recorder: Recorder | None = None
-    _patched: list[tuple[str, str]] = []  # noqa: RUF012 - replaced per instance on instrument
-    _hooks_registered: bool = False
+    _libraries: dict[str, Callable[[Recorder], list[Patch]]] = {}  # noqa: RUF012 - set per instrument()
+    _patched: dict[str, list[tuple[str, str]]] = {}  # noqa: RUF012 - set per instrument()
+    _hooked: set[str] = set()  # noqa: RUF012 - hooks are registered once per process
 
     def instrumentation_dependencies(self) -> Collection[str]:
         return _instruments
@@ -56,34 +95,38 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(__name__, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(__name__, __version__, meter_provider, schema_url=_SCHEMA_URL)
         self._recorder = Recorder(tracer, meter, settings)
-        self._patched = []
-        if "openai" in sys.modules:
-            self._on_openai_import(sys.modules["openai"])
-        elif not self._hooks_registered:
-            # Registered once per process; the hook does nothing while uninstrumented.
-            type(self)._hooks_registered = True
-            wrapt.register_post_import_hook(self._on_openai_import, "openai")
+        self._patched = {}
+        self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
+        for library in self._libraries:
+            if library in sys.modules:
+                self._patch(library)
+            elif library not in self._hooked:
+                # Registered once per process; the hook does nothing while uninstrumented.
+                self._hooked.add(library)
+                wrapt.register_post_import_hook(self._on_import, library)
 
-    def _on_openai_import(self, module: Any) -> None:
-        """Patch the SDK; runs at once if openai is already imported, else when it is."""
+    def _on_import(self, module: Any) -> None:
+        self._patch(module.__name__)
+
+    def _patch(self, library: str) -> None:
         recorder = self._recorder
-        if recorder is None or self._patched:
+        make = self._libraries.get(library)
+        if recorder is None or make is None or library in self._patched:
             return
-        from .patches import openai_sdk
-
-        base_client = importlib.import_module("openai._base_client")
-        stream_classes = (base_client.Stream, base_client.AsyncStream)
-        sync_wrapper, async_wrapper = openai_sdk.make_wrappers(recorder, stream_classes)
-        for (module_name, attribute), wrapper in zip(
-            openai_sdk.TARGETS, (sync_wrapper, async_wrapper), strict=True
-        ):
-            wrapt.wrap_function_wrapper(module_name, attribute, wrapper)
-            self._patched.append((module_name, attribute))
+        done: list[tuple[str, str]] = []
+        try:
+            for module_name, attribute, wrapper in make(recorder):
+                wrapt.wrap_function_wrapper(module_name, attribute, wrapper)
+                done.append((module_name, attribute))
+        except Exception as exc:  # an unsupported version of the library: leave it unpatched
+            internal_error(f"patching {library}", exc)
+        self._patched[library] = done
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        for module_name, attribute in self._patched:
-            owner_name, _, method = attribute.rpartition(".")
-            owner = getattr(importlib.import_module(module_name), owner_name)
-            unwrap(owner, method)
-        self._patched = []
+        for patches in self._patched.values():
+            for module_name, attribute in patches:
+                owner_name, _, method = attribute.rpartition(".")
+                owner = getattr(importlib.import_module(module_name), owner_name)
+                unwrap(owner, method)
+        self._patched = {}
         self._recorder = None

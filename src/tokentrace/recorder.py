@@ -142,8 +142,19 @@ class Recorder:
 
     # -- end --------------------------------------------------------------------------------------
 
-    def end(self, call: LLMCall, response: ResponseInfo | None, error: BaseException | None = None) -> None:
-        """Finish a call once: span attributes and status, metrics, sinks."""
+    def end(
+        self,
+        call: LLMCall,
+        response: ResponseInfo | None,
+        error: BaseException | None = None,
+        *,
+        status_code: int | None = None,
+    ) -> None:
+        """Finish a call once: span attributes and status, metrics, sinks.
+
+        A failure is an exception (``error``) or, for plain HTTP calls, an HTTP status of 400 or
+        more (``status_code``), whose ``error.type`` is the status code as the HTTP conventions say.
+        """
         call.duration = time.perf_counter() - call.start
         call.response = response
         span = call.span
@@ -188,12 +199,17 @@ class Recorder:
             if type(status_code) is int:
                 attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
             span.set_status(Status(StatusCode.ERROR, str(error)[:512]))
+        elif status_code is not None and status_code >= 400:
+            call.error_type = str(status_code)
+            attributes[names.ERROR_TYPE] = call.error_type
+            attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
+            span.set_status(Status(StatusCode.ERROR, f"HTTP {status_code}"))
         metric_attributes = self._metric_attributes(call)
         call.cost = self._costs.price(
             call.endpoint.provider,
             call.request_model,
             response,
-            error is not None,
+            call.error_type is not None,
             attributes,
             metric_attributes,
         )
