@@ -271,3 +271,70 @@ def test_odd_bodies_reach_the_caller_unchanged(
     assert len(spans) == 1
     if name == "gzip-json" and expected[0] == 200:
         assert dict(spans[0].attributes or {}).get("gen_ai.usage.input_tokens") == 5
+
+
+def test_requests_raw_read(instrumented: Telemetry, base: str) -> None:
+    body = {
+        "model": "gpt-4.1",
+        "messages": MESSAGES,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    response = requests.post(f"{base}/chat/completions", json=body, stream=True, timeout=30)
+    data = b""
+    while chunk := response.raw.read(64):
+        data += chunk
+    response.close()
+    assert data.rstrip().endswith(b"data: [DONE]")
+    attrs = only_span(instrumented)
+    assert attrs["gen_ai.usage.output_tokens"] == OUTPUT_TOKENS
+
+
+def test_requests_stream_closed_early_and_abandoned(instrumented: Telemetry, base: str) -> None:
+    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
+    with requests.post(f"{base}/chat/completions", json=body, stream=True, timeout=30) as response:
+        next(response.iter_lines())
+    abandoned = requests.post(f"{base}/chat/completions", json=body, stream=True, timeout=30)
+    next(abandoned.iter_lines())
+    del abandoned
+    import gc
+
+    gc.collect()
+    ends = [str(dict(s.attributes or {})["tokentrace.stream.end"]) for s in instrumented.spans()]
+    # collecting the abandoned response closes its line iterator first, so it may report "closed"
+    assert len(ends) == 2
+    assert set(ends) <= {"closed", "abandoned"}
+
+
+@pytest.mark.parametrize("http", HTTP_CLIENTS, ids=lambda m: m.__name__)
+def test_httpx_stream_iter_bytes_gzip(
+    instrumented: Telemetry, base: str, server: DevServer, http: Any
+) -> None:
+    events = (
+        b"".join(
+            b"data: " + json.dumps(e).encode() + b"\n\n"
+            for e in [
+                {
+                    "id": "c",
+                    "model": "m",
+                    "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+                },
+                {
+                    "id": "c",
+                    "model": "m",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 9, "completion_tokens": 2},
+                },
+            ]
+        )
+        + b"data: [DONE]\n\n"
+    )
+    server.script(
+        raw(200, gzip.compress(events), {"content-type": "text/event-stream", "content-encoding": "gzip"})
+    )
+    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
+    with http.Client() as client, client.stream("POST", f"{base}/chat/completions", json=body) as response:
+        received = b"".join(response.iter_bytes())
+    assert received == events
+    attrs = only_span(instrumented)
+    assert (attrs["gen_ai.usage.input_tokens"], attrs["gen_ai.usage.output_tokens"]) == (9, 2)
