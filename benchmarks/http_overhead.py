@@ -142,7 +142,7 @@ def main() -> None:
     runs = scenarios()
     bare: dict[str, list[float]] = {name: [] for name in runs}
     instrumented: dict[str, list[float]] = {name: [] for name in runs}
-    for name, fn in runs.items():  # warm up both ways
+    for fn in runs.values():  # warm up
         _timed(fn, 200)
     for _ in range(args.repeats):
         for name, fn in runs.items():
