@@ -17,12 +17,13 @@ from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from . import names
+from ._guard import internal_error
 from .config import Settings
 from .costing import CostRecorder
 from .instruments import make_instruments
 from .pricing import Cost
 from .providers import Endpoint
-from .records import ResponseInfo
+from .records import CallRecord, ResponseInfo, Usage
 from .tracking import TrackingIdCap, current_path
 
 __all__ = ["OPENAI_PROVIDERS", "SDK_CALL_KEY", "LLMCall", "Recorder"]
@@ -33,7 +34,7 @@ SDK_CALL_KEY = otel_context.create_key("tokentrace-sdk-call")
 
 OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai"})
 
-Sink = Callable[["LLMCall"], None]
+Sink = Callable[[CallRecord], None]
 
 
 class LLMCall:
@@ -42,6 +43,7 @@ class LLMCall:
     __slots__ = (
         "content_attributes",
         "cost",
+        "cost_unknown_reason",
         "duration",
         "endpoint",
         "error_type",
@@ -57,6 +59,7 @@ class LLMCall:
         "time_to_first_chunk",
         "tracking_path",
         "usage_injected",
+        "wall_start",
     )
 
     def __init__(
@@ -69,6 +72,8 @@ class LLMCall:
         self.span = span
         self.tracking_path: tuple[str, ...] = ()
         self.start = time.perf_counter()
+        self.wall_start = time.time()
+        self.cost_unknown_reason: str | None = None
         self.duration = 0.0
         self.time_to_first_chunk: float | None = None
         self.response: ResponseInfo | None = None
@@ -205,7 +210,7 @@ class Recorder:
             attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status_code}"))
         metric_attributes = self._metric_attributes(call)
-        call.cost = self._costs.price(
+        call.cost = cost = self._costs.price(
             call.endpoint.provider,
             call.request_model,
             response,
@@ -213,14 +218,21 @@ class Recorder:
             attributes,
             metric_attributes,
         )
+        if cost is None:
+            call.cost_unknown_reason = attributes.get(names.COST_UNKNOWN_REASON)
         span.set_attributes(attributes)
         span.end()
 
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
-        for sink in self.sinks:
-            sink(call)
+        if self.sinks:
+            record = _call_record(call, usage)
+            for sink in self.sinks:
+                try:
+                    sink(record)
+                except Exception as exc:
+                    internal_error(f"passing a call to {type(sink).__name__}", exc)
 
     def _metric_attributes(self, call: LLMCall) -> dict[str, Any]:
         endpoint = call.endpoint
@@ -248,3 +260,35 @@ class Recorder:
 
 def _error_type(error: BaseException) -> str:
     return type(error).__qualname__
+
+
+def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
+    context = call.span.get_span_context()
+    valid = context.is_valid and context.trace_flags.sampled  # an unsampled id leads nowhere
+    response = call.response
+    cost = call.cost
+    error_type = call.error_type
+    return CallRecord(
+        timestamp=call.wall_start,
+        duration=call.duration,
+        operation=call.operation,
+        provider=call.endpoint.provider,
+        server_address=call.endpoint.address,
+        request_model=call.request_model,
+        response_model=response.model if response is not None else None,
+        tracking_id=call.tracking_id,
+        tracking_path=call.tracking_path,
+        input_tokens=usage.input_tokens if usage is not None else None,
+        output_tokens=usage.output_tokens if usage is not None else None,
+        cache_read_tokens=usage.cache_read_tokens if usage is not None else None,
+        cache_write_tokens=usage.cache_write_tokens if usage is not None else None,
+        reasoning_tokens=usage.reasoning_tokens if usage is not None else None,
+        cost=cost.amount if cost is not None else None,
+        cost_source=cost.source if cost is not None else None,
+        cost_unknown_reason=call.cost_unknown_reason,
+        error_type=error_type,
+        timed_out=error_type is not None and "Timeout" in error_type,
+        stream=call.stream,
+        trace_id=format(context.trace_id, "032x") if valid else None,
+        span_id=format(context.span_id, "016x") if valid else None,
+    )
