@@ -28,7 +28,19 @@ _MAX_SSE_EVENT = 1024 * 1024
 class BodyObserver:
     """Parses a copy of the body's bytes; finishes the record exactly once."""
 
-    __slots__ = ("_acc", "_buffer", "_data", "_decoder", "_json", "_sse", "call", "done", "kind", "recorder")
+    __slots__ = (
+        "_acc",
+        "_buffer",
+        "_data",
+        "_decoder",
+        "_json",
+        "_json_size",
+        "_sse",
+        "call",
+        "done",
+        "kind",
+        "recorder",
+    )
 
     def __init__(
         self,
@@ -48,6 +60,7 @@ class BodyObserver:
         self._buffer = b""
         self._data: list[bytes] = []
         self._json: list[bytes] | None = [] if not self._sse else None
+        self._json_size = 0
         encoding = content_encoding.strip().lower()
         self._decoder: Any = None
         if encoding in ("gzip", "x-gzip"):
@@ -68,7 +81,8 @@ class BodyObserver:
                 self._feed_sse(chunk)
             elif self._json is not None:
                 self._json.append(chunk)
-                if sum(map(len, self._json)) > _MAX_JSON_BODY:
+                self._json_size += len(chunk)
+                if self._json_size > _MAX_JSON_BODY:
                     self._json = None
         except Exception as exc:
             self._sse = False
@@ -181,7 +195,9 @@ def _observed_sync_class(base: type) -> type:
             return getattr(self._inner, name)
 
         def __del__(self) -> None:
-            self._observer.end(names.STREAM_END_ABANDONED)
+            observer = self.__dict__.get("_observer")
+            if observer is not None:
+                observer.end(names.STREAM_END_ABANDONED)
 
     _observed_classes[base] = ObservedSyncStream
     return ObservedSyncStream
@@ -221,7 +237,9 @@ def _observed_async_class(base: type) -> type:
             return getattr(self._inner, name)
 
         def __del__(self) -> None:
-            self._observer.end(names.STREAM_END_ABANDONED)
+            observer = self.__dict__.get("_observer")
+            if observer is not None:
+                observer.end(names.STREAM_END_ABANDONED)
 
     _observed_classes[base] = ObservedAsyncStream
     return ObservedAsyncStream

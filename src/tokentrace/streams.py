@@ -114,8 +114,8 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
             self._self_state.finish(names.STREAM_END_CLOSED)
 
     def __del__(self) -> None:
-        state = self._self_state
-        if not state.done:
+        state = getattr(self, "_self_state", None)
+        if state is not None and not state.done:
             state.finish(names.STREAM_END_ABANDONED)
 
 
@@ -164,6 +164,6 @@ class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
             self._self_state.finish(names.STREAM_END_CLOSED)
 
     def __del__(self) -> None:
-        state = self._self_state
-        if not state.done:
+        state = getattr(self, "_self_state", None)
+        if state is not None and not state.done:
             state.finish(names.STREAM_END_ABANDONED)

@@ -65,7 +65,9 @@ class _ObservedRaw(_BaseProxy):  # type: ignore[misc]
             self._self_observer.end(names.STREAM_END_CLOSED)
 
     def __del__(self) -> None:
-        self._self_observer.end(names.STREAM_END_ABANDONED)
+        observer = getattr(self, "_self_observer", None)
+        if observer is not None:
+            observer.end(names.STREAM_END_ABANDONED)
 
 
 Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
