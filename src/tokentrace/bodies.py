@@ -76,7 +76,13 @@ class BodyObserver:
             return
         try:
             if self._decoder is not None:
-                chunk = self._decoder.decompress(chunk)
+                try:
+                    chunk = self._decoder.decompress(chunk)
+                except zlib.error:  # the provider's body is not what its headers say: usage unknown
+                    self._sse = False
+                    self._json = None
+                    self._decoder = None
+                    return
             if self._sse:
                 self._feed_sse(chunk)
             elif self._json is not None:
@@ -143,7 +149,10 @@ class BodyObserver:
             return None
         body = b"".join(self._json)
         if self._decoder is not None:
-            body += self._decoder.flush()
+            try:
+                body += self._decoder.flush()
+            except zlib.error:
+                return None
         try:
             payload = json.loads(body) if body else None
         except ValueError:
