@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -98,8 +99,21 @@ def test_body_observer_never_raises(
     call = recorder.start(kind.operation, "m", endpoint_for("http://127.0.0.1:1"), True, {})
     observer = BodyObserver(recorder, call, kind, content_type, encoding)
     positions = sorted({c for c in cuts if c < len(body)} | {0, len(body)})
-    for start, end in zip(positions, positions[1:]):
+    for start, end in itertools.pairwise(positions):
         observer.feed(body[start:end])
     observer.end("completed")
     observer.end("closed")  # a second end is a no-op
     assert observer.done
+
+
+@given(
+    kinds,
+    st.dictionaries(st.sampled_from(["messages", "prompt", "input", "instructions", "system"]), json_values),
+)
+def test_content_capture_never_raises(kind: ApiKind, body: dict[str, Any]) -> None:
+    from tokentrace.content import input_attributes, output_attributes
+
+    for value in input_attributes(kind, body).values():
+        json.loads(value)
+    for value in output_attributes(kind, body).values():
+        json.loads(value)

@@ -21,6 +21,10 @@ def _dump(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def _items(value: Any) -> Any:
+    return value if isinstance(value, (list, tuple)) else ()
+
+
 def _text_parts(content: Any) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "content": content}]
@@ -42,7 +46,7 @@ def _text_parts(content: Any) -> list[dict[str, Any]]:
 def _chat_message(message: Any) -> dict[str, Any]:
     role = _get(message, "role") or "user"
     parts = _text_parts(_get(message, "content"))
-    for call in _get(message, "tool_calls") or ():
+    for call in _items(_get(message, "tool_calls")):
         function = _get(call, "function")
         parts.append(
             {
@@ -103,7 +107,7 @@ def output_attributes(
             {"role": "assistant", "parts": parts, "finish_reason": _get(response, "stop_reason") or ""}
         )
     elif kind is ApiKind.RESPONSES:
-        for item in _get(response, "output") or ():
+        for item in _items(_get(response, "output")):
             item_type = _get(item, "type")
             if item_type == "message":
                 messages.append({"role": "assistant", "parts": _text_parts(_get(item, "content"))})
@@ -119,7 +123,7 @@ def output_attributes(
             for _, text in sorted(streamed_text.items())
         ]
     else:
-        for choice in _get(response, "choices") or ():
+        for choice in _items(_get(response, "choices")):
             message = _get(choice, "message")
             if message is not None:
                 entry = _chat_message(message)

@@ -356,6 +356,8 @@ class StreamAccumulator:
             info.system_fingerprint = _text(_get(chunk, "system_fingerprint"))
             info.service_tier = _text(_get(chunk, "service_tier"))
         choices = _get(chunk, "choices")
+        if not isinstance(choices, (list, tuple)):
+            choices = ()
         if choices:
             if self.texts is not None:
                 self._collect_text(choices)
