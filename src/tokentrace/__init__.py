@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from ._version import __version__
+from .budgeting import add_budget, budget_states
+from .budgets import Budget, BudgetExceededError, BudgetState, Window
 from .config import Settings, SettingsError
 from .costing import price_book, set_prices
 from .instrumentor import TokenTraceInstrumentor
@@ -16,6 +18,12 @@ from .pricing import PriceFileError, PriceOverride
 from .tracking import track
 
 __all__ = [
+    "Budget",
+    "BudgetExceededError",
+    "BudgetState",
+    "Window",
+    "add_budget",
+    "budget_states",
     "PriceFileError",
     "PriceOverride",
     "Settings",

@@ -100,6 +100,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("prices", names.ENV_PRICES, str),
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
+    _Field("budgets", None, str),
 )
 
 
@@ -124,6 +125,8 @@ class Settings:
     """Also record plain ``requests`` / ``httpx`` / ``httpx2`` calls to LLM endpoints."""
     http_endpoints: Mapping[str, str] | None = None
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
+    budgets: tuple[Any, ...] | None = None
+    """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -159,6 +162,8 @@ def _coerce(spec: _Field, value: Any) -> Any:
             raise SettingsError(f"instrument({spec.name}=...): {exc}") from None
     if spec.name in ("stream_usage_hosts", "tracking_ids") and isinstance(value, Iterable):
         return tuple(str(v) for v in value)
+    if spec.name == "budgets":
+        return tuple(value) if isinstance(value, Iterable) else (value,)
     if spec.name == "http_endpoints" and isinstance(value, Mapping):
         bad = {k: v for k, v in value.items() if v not in _API_SHAPES}
         if bad:

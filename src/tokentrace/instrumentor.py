@@ -18,7 +18,7 @@ from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 from opentelemetry.instrumentation.utils import unwrap
 
-from . import costing
+from . import budgeting, costing
 from ._guard import internal_error
 from ._otel_setup import ensure_providers
 from ._version import __version__
@@ -88,6 +88,8 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
         # A bad price file is the user's to fix: it raises here, never in the middle of a call.
         costing.load_prices_file(settings.prices)
+        if settings.budgets is not None:
+            budgeting.set_budgets(settings.budgets)
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
         if tracer_provider is None or meter_provider is None:

@@ -18,6 +18,13 @@ from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
 from . import names
 from ._guard import internal_error
+from .budgeting import (
+    BudgetGate,
+    budget_book,
+    event_attributes,
+    refusal_attributes,
+    register_budget_metrics,
+)
 from .config import Settings
 from .costing import CostRecorder
 from .instruments import make_instruments
@@ -41,6 +48,7 @@ class LLMCall:
     """One call in flight, then finished. Mutable only while the call runs."""
 
     __slots__ = (
+        "budget",
         "content_attributes",
         "cost",
         "cost_unknown_reason",
@@ -74,6 +82,7 @@ class LLMCall:
         self.start = time.perf_counter()
         self.wall_start = time.time()
         self.cost_unknown_reason: str | None = None
+        self.budget: BudgetGate | None = None
         self.duration = 0.0
         self.time_to_first_chunk: float | None = None
         self.response: ResponseInfo | None = None
@@ -101,6 +110,7 @@ class Recorder:
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
         self._instruments = make_instruments(meter, settings.latest_semconv)
         self._costs = CostRecorder(meter)
+        register_budget_metrics(meter)
         self.sinks: list[Sink] = []
 
     # -- start ------------------------------------------------------------------------------------
@@ -112,10 +122,17 @@ class Recorder:
         endpoint: Endpoint,
         stream: bool,
         request_attributes: dict[str, Any],
+        gate: BudgetGate | None = None,
     ) -> LLMCall:
-        """Open the span of a call; the caller makes it current with ``activate``."""
+        """Open the span of a call; the caller makes it current with ``activate``.
+
+        ``gate`` is what the call's budgets decided (``budgeting.gate``), already applied to the
+        request by the patch: a downgraded model is ``request_model`` here.
+        """
         path = current_path()
         attributes = request_attributes
+        if gate is not None and gate.downgraded_from is not None:
+            attributes[names.BUDGET_DOWNGRADED_FROM] = gate.downgraded_from
         attributes[names.GEN_AI_OPERATION_NAME] = operation
         attributes[names.GEN_AI_PROVIDER_NAME] = endpoint.provider
         attributes[names.SERVER_ADDRESS] = endpoint.address
@@ -133,6 +150,9 @@ class Recorder:
         )
         call = LLMCall(operation, request_model, endpoint, stream, span)
         call.tracking_path = path
+        if gate is not None:
+            call.budget = gate
+            _budget_events(span, gate)
         return call
 
     @staticmethod
@@ -210,13 +230,19 @@ class Recorder:
             attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status_code}"))
         metric_attributes = self._metric_attributes(call)
-        call.cost = cost = self._costs.price(
-            call.endpoint.provider,
-            call.request_model,
-            response,
-            call.error_type is not None,
-            attributes,
-            metric_attributes,
+        refused = call.budget is not None and call.budget.refusal is not None
+        # A call a budget refused was never sent: it cost nothing, and its cost is not "unknown".
+        call.cost = cost = (
+            None
+            if refused
+            else self._costs.price(
+                call.endpoint.provider,
+                call.request_model,
+                response,
+                call.error_type is not None,
+                attributes,
+                metric_attributes,
+            )
         )
         if cost is None:
             call.cost_unknown_reason = attributes.get(names.COST_UNKNOWN_REASON)
@@ -226,8 +252,12 @@ class Recorder:
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
-        if self.sinks:
+        gate = call.budget
+        charge = gate is not None or bool(budget_book().budgets)
+        if self.sinks or charge:
             record = _call_record(call, usage)
+            if charge:
+                _charge_budgets(gate, record)
             for sink in self.sinks:
                 try:
                     sink(record)
@@ -256,6 +286,31 @@ class Recorder:
             attributes[names.TRACKING_ID] = self._cap(call.tracking_path[-1])
         call.metric_attributes = attributes
         return attributes
+
+
+def _budget_events(span: Any, gate: BudgetGate) -> None:
+    if gate.refusal is not None:
+        span.add_event(names.BUDGET_EVENT, refusal_attributes(gate.refusal))
+        return
+    decision = gate.decision
+    if decision is None:
+        return
+    if decision.downgraded_by is not None:
+        span.add_event(names.BUDGET_EVENT, event_attributes(decision.downgraded_by, "downgraded"))
+    for state in decision.warnings:
+        span.add_event(names.BUDGET_EVENT, event_attributes(state, "warned"))
+
+
+def _charge_budgets(gate: BudgetGate | None, record: CallRecord) -> None:
+    try:
+        book = budget_book()
+        if gate is None:
+            book.charge(record)
+        elif gate.decision is not None:
+            book.settle(gate.decision, record)
+        # a refused call was never sent: nothing to charge
+    except Exception as exc:
+        internal_error("charging a call to its budgets", exc)
 
 
 def _error_type(error: BaseException) -> str:

@@ -14,11 +14,12 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 
-from .. import content
+from .. import budgeting, content
 from ..bodies import BodyObserver
 from ..extract import ApiKind, api_kind_for_path, request_attributes
 from ..providers import endpoint_for
 from ..recorder import OPENAI_PROVIDERS, SDK_CALL_KEY, LLMCall, Recorder
+from ..tracking import current_path
 
 __all__ = ["EndpointTable", "HttpStarted", "begin_http", "finish_read_body"]
 
@@ -53,6 +54,12 @@ class EndpointTable:
 
 class HttpStarted:
     __slots__ = ("call", "kind", "new_body")
+
+    @property
+    def refusal(self) -> BaseException | None:
+        """Set when a budget refused the call: the patch must raise it without sending."""
+        gate = self.call.budget
+        return gate.refusal if gate is not None else None
 
     def __init__(self, call: LLMCall, kind: ApiKind, new_body: bytes | None) -> None:
         self.call = call
@@ -95,13 +102,18 @@ def begin_http(
     model = payload.get("model")
     model = model[:_MAX_MODEL_LENGTH] if isinstance(model, str) else None
     new_body = None
+    gate = budgeting.gate(endpoint.provider, model, current_path(), payload)
+    if gate is not None and gate.downgraded_from is not None:
+        payload = {**payload, "model": gate.model}
+        model = gate.model
+        new_body = json.dumps(payload).encode()
     if add_usage and stream and kind is ApiKind.CHAT:
         options = payload.get("stream_options")
         if not (isinstance(options, Mapping) and options.get("include_usage") is True):
             merged = {**(options if isinstance(options, Mapping) else {}), "include_usage": True}
             new_body = json.dumps({**payload, "stream_options": merged}).encode()
     attributes = request_attributes(kind, payload, endpoint.provider in OPENAI_PROVIDERS)
-    call = recorder.start(kind.operation, model, endpoint, stream, attributes)
+    call = recorder.start(kind.operation, model, endpoint, stream, attributes, gate)
     call.usage_injected = new_body is not None
     if recorder.settings.capture_content:
         call.content_attributes = content.input_attributes(kind, payload)

@@ -38,6 +38,7 @@ def _replace_body(request: Any, body: bytes) -> None:
 
 
 def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wrapper]:
+    refuse = _refuser(recorder)
     add_usage = recorder.settings.stream_usage == "always"
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HttpStarted | None:
@@ -82,6 +83,8 @@ def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wr
         started = begin(args, kwargs)
         if started is None:
             return wrapped(*args, **kwargs)
+        if started.refusal is not None:  # a budget said no: nothing is sent
+            refuse(started)
         token = recorder.activate(started.call)
         try:
             response = wrapped(*args, **kwargs)
@@ -99,6 +102,8 @@ def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wr
         started = begin(args, kwargs)
         if started is None:
             return await wrapped(*args, **kwargs)
+        if started.refusal is not None:  # a budget said no: nothing is sent
+            refuse(started)
         token = recorder.activate(started.call)
         try:
             response = await wrapped(*args, **kwargs)
@@ -111,3 +116,16 @@ def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wr
         return response
 
     return sync_send, async_send
+
+
+def _refuser(recorder: Recorder) -> Callable[[HttpStarted], None]:
+    def refuse(started: HttpStarted) -> None:
+        refusal = started.refusal
+        assert refusal is not None
+        try:
+            recorder.end(started.call, None, refusal)
+        except Exception as exc:
+            internal_error("recording a budget refusal", exc)
+        raise refusal
+
+    return refuse

@@ -14,12 +14,13 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import content
+from .. import budgeting, content
 from .._guard import internal_error
 from ..extract import ApiKind, StreamAccumulator, api_kind_for_path, request_attributes, response_info
 from ..providers import Endpoint, endpoint_for, host_matches
 from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder
 from ..streams import AsyncStreamProxy, StreamState, SyncStreamProxy
+from ..tracking import current_path
 
 __all__ = ["TARGETS", "make_wrappers"]
 
@@ -79,6 +80,11 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         stream = body.get("stream") is True
         model = body.get("model")
         model = model[:_MAX_MODEL_LENGTH] if isinstance(model, str) else None
+        gate = budgeting.gate(endpoint.provider, model, current_path(), body)
+        if gate is not None and gate.downgraded_from is not None:
+            body = {**body, "model": gate.model}  # a copy: the caller's arguments stay as they were
+            options.json_data = body
+            model = gate.model
         hide = False
         if (
             stream
@@ -89,7 +95,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
             options.json_data = _with_usage(body)
             hide = True
         attributes = request_attributes(kind, body, endpoint.provider in OPENAI_PROVIDERS)
-        call = recorder.start(kind.operation, model, endpoint, stream, attributes)
+        call = recorder.start(kind.operation, model, endpoint, stream, attributes, gate)
         call.usage_injected = hide
         if capture:
             call.content_attributes = content.input_attributes(kind, body)
@@ -128,6 +134,10 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
             started = None
         if started is None:
             return wrapped(*args, **kwargs)
+        refusal = started.call.budget.refusal if started.call.budget is not None else None
+        if refusal is not None:  # a budget said no: nothing is sent
+            _guarded(fail, started, refusal)
+            raise refusal
         token = recorder.activate(started.call)
         try:
             result = wrapped(*args, **kwargs)
@@ -152,6 +162,10 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
             started = None
         if started is None:
             return await wrapped(*args, **kwargs)
+        refusal = started.call.budget.refusal if started.call.budget is not None else None
+        if refusal is not None:  # a budget said no: nothing is sent
+            _guarded(fail, started, refusal)
+            raise refusal
         token = recorder.activate(started.call)
         try:
             result = await wrapped(*args, **kwargs)

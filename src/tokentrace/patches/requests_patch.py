@@ -74,6 +74,7 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 
 def make_wrapper(recorder: Recorder, table: EndpointTable) -> Wrapper:
+    refuse = _refuser(recorder)
     add_usage = recorder.settings.stream_usage == "always"
 
     def finish(started: HttpStarted, response: Any, streamed: bool) -> None:
@@ -102,6 +103,8 @@ def make_wrapper(recorder: Recorder, table: EndpointTable) -> Wrapper:
             started = None
         if started is None:
             return wrapped(*args, **kwargs)
+        if started.refusal is not None:  # a budget said no: nothing is sent
+            refuse(started)
         token = recorder.activate(started.call)
         try:
             response = wrapped(*args, **kwargs)
@@ -120,3 +123,16 @@ def make_wrapper(recorder: Recorder, table: EndpointTable) -> Wrapper:
         return response
 
     return send
+
+
+def _refuser(recorder: Recorder) -> Callable[[HttpStarted], None]:
+    def refuse(started: HttpStarted) -> None:
+        refusal = started.refusal
+        assert refusal is not None
+        try:
+            recorder.end(started.call, None, refusal)
+        except Exception as exc:
+            internal_error("recording a budget refusal", exc)
+        raise refusal
+
+    return refuse
