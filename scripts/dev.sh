@@ -7,7 +7,7 @@
 #   test       pytest on the newest supported openai SDK
 #   compat     pytest's SDK tests on the oldest supported openai 1.x and on the newest 2.x
 #   check      all of the above but format (what CI runs)
-#   demo       the quickstart: real openai SDK against a local server, spans printed
+#   demo       tokentrace demo: local server, real SDK and requests calls, a budget that trips, a report
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +46,7 @@ compat() {
   compat_one .venv-openai-2 "$OPENAI_2"
 }
 
-demo() { setup; "$VENV/bin/python" examples/quickstart.py; }
+demo() { setup; "$VENV/bin/tokentrace" demo; }
 
 target="${1:-check}"
 shift || true

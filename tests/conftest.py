@@ -57,6 +57,12 @@ class Telemetry:
         raise AssertionError(f"no metric {name}")
 
 
+@pytest.fixture(autouse=True)
+def _no_default_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never write the user's own ledger; ledger tests name a file of their own."""
+    monkeypatch.setenv("TOKENTRACE_LEDGER", "off")
+
+
 @pytest.fixture
 def telemetry() -> Telemetry:
     return Telemetry()

@@ -15,10 +15,14 @@ from .config import Settings, SettingsError
 from .costing import price_book, set_prices
 from .instrumentor import TokenTraceInstrumentor
 from .pricing import PriceFileError, PriceOverride
+from .summary import GroupSummary, format_summary, summary
 from .tracking import track
 
 __all__ = [
     "Budget",
+    "GroupSummary",
+    "format_summary",
+    "summary",
     "BudgetExceededError",
     "BudgetState",
     "Window",

@@ -1,6 +1,6 @@
 """The ``tokentrace`` command line. ``main(argv) -> int`` so every command is testable.
 
-The CLI never imports the patches: it reads price data and (later) ledgers only.
+The CLI never imports the patches: it reads price data and ledgers only.
 """
 
 from __future__ import annotations
@@ -33,6 +33,18 @@ def _prices(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from .report.command import run
+
+    return run(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokentrace", description="What every LLM call costs.")
     parser.add_argument("--version", action="version", version=f"tokentrace {__version__}")
@@ -42,6 +54,20 @@ def _parser() -> argparse.ArgumentParser:
     prices.add_argument("--provider", help="gen_ai.provider.name or host, e.g. openai, api.deepseek.com")
     prices.add_argument("--prices", metavar="FILE", help=f"a price file (default: ${names.ENV_PRICES})")
     prices.set_defaults(run=_prices)
+
+    from .report.command import add_arguments as add_report_arguments
+
+    report = commands.add_parser(
+        "report", help="what the calls in the ledger cost, by model, tracking id or day"
+    )
+    add_report_arguments(report)
+    report.set_defaults(run=_report)
+
+    demo = commands.add_parser("demo", help="the whole thing on this machine: no API key, no network")
+    demo.add_argument(
+        "--keep", metavar="DIR", help="write the demo's ledger here (default: a temporary folder)"
+    )
+    demo.set_defaults(run=_demo)
     return parser
 
 

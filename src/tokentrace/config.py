@@ -79,6 +79,15 @@ def _parse_endpoints(raw: str) -> dict[str, str]:
 _API_SHAPES = ("chat", "completions", "embeddings", "responses", "messages")
 
 
+def _parse_ledger(raw: str) -> str | bool:
+    value = raw.strip()
+    if value.lower() in ("0", "false", "no", "off", "none"):
+        return False
+    if value.lower() in ("1", "true", "yes", "on", ""):
+        return True
+    return value
+
+
 def _parse_semconv(raw: str) -> bool:
     return names.SEMCONV_OPT_IN_LATEST in _parse_list(raw)
 
@@ -101,6 +110,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
+    _Field("ledger", names.ENV_LEDGER, _parse_ledger),
 )
 
 
@@ -127,6 +137,8 @@ class Settings:
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
+    ledger: str | bool | None = None
+    """A path, True (the default path), False (off), or None: on when no OTLP endpoint is set."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -162,6 +174,8 @@ def _coerce(spec: _Field, value: Any) -> Any:
             raise SettingsError(f"instrument({spec.name}=...): {exc}") from None
     if spec.name in ("stream_usage_hosts", "tracking_ids") and isinstance(value, Iterable):
         return tuple(str(v) for v in value)
+    if spec.name == "ledger" and not isinstance(value, (str, bool)):
+        return str(value)  # a pathlib.Path
     if spec.name == "budgets":
         return tuple(value) if isinstance(value, Iterable) else (value,)
     if spec.name == "http_endpoints" and isinstance(value, Mapping):

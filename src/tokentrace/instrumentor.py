@@ -23,8 +23,10 @@ from ._guard import internal_error
 from ._otel_setup import ensure_providers
 from ._version import __version__
 from .config import Settings
+from .local_data import ledger_path, preload_budgets
 from .package import _instruments
 from .recorder import Recorder
+from .summary import default_sink as default_summary_sink
 
 __all__ = ["TokenTraceInstrumentor"]
 
@@ -73,6 +75,7 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Instruments the openai SDK and plain HTTP clients (requests, httpx, httpx2) for cost and usage."""
 
     _recorder: Recorder | None = None
+    _ledger: Any = None
     _libraries: dict[str, Callable[[Recorder], list[Patch]]] = {}  # noqa: RUF012 - set per instrument()
     _patched: dict[str, list[tuple[str, str]]] = {}  # noqa: RUF012 - set per instrument()
     _hooked: set[str] = set()  # noqa: RUF012 - hooks are registered once per process
@@ -83,6 +86,11 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     @property
     def recorder(self) -> Recorder | None:
         return self._recorder
+
+    @property
+    def ledger(self) -> Any:
+        """The ledger sink while instrumented with a ledger (``flush()``, ``close()``, ``path``)."""
+        return self._ledger
 
     def _instrument(self, **kwargs: Any) -> None:
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
@@ -96,7 +104,15 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
         tracer = trace.get_tracer(__name__, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(__name__, __version__, meter_provider, schema_url=_SCHEMA_URL)
-        self._recorder = Recorder(tracer, meter, settings)
+        self._recorder = recorder = Recorder(tracer, meter, settings)
+        recorder.sinks.append(default_summary_sink())
+        path = ledger_path(settings.ledger)
+        if path is not None:
+            from .ledger import LedgerSink
+
+            self._ledger = LedgerSink(path)  # a file that is not a ledger raises here, at start
+            recorder.sinks.append(self._ledger)
+        preload_budgets(budgeting.budget_book(), path)
         self._patched = {}
         self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
         for library in self._libraries:
@@ -132,3 +148,6 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                 unwrap(owner, method)
         self._patched = {}
         self._recorder = None
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -288,6 +289,9 @@ class Recorder:
         return attributes
 
 
+_ZERO = Decimal(0)
+
+
 def _budget_events(span: Any, gate: BudgetGate) -> None:
     if gate.refusal is not None:
         span.add_event(names.BUDGET_EVENT, refusal_attributes(gate.refusal))
@@ -323,6 +327,7 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
     response = call.response
     cost = call.cost
     error_type = call.error_type
+    refused = call.budget is not None and call.budget.refusal is not None
     return CallRecord(
         timestamp=call.wall_start,
         duration=call.duration,
@@ -338,7 +343,7 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
         cache_read_tokens=usage.cache_read_tokens if usage is not None else None,
         cache_write_tokens=usage.cache_write_tokens if usage is not None else None,
         reasoning_tokens=usage.reasoning_tokens if usage is not None else None,
-        cost=cost.amount if cost is not None else None,
+        cost=cost.amount if cost is not None else (_ZERO if refused else None),  # refused: never sent
         cost_source=cost.source if cost is not None else None,
         cost_unknown_reason=call.cost_unknown_reason,
         error_type=error_type,

@@ -1,0 +1,111 @@
+"""``tokentrace demo``: the whole product on one machine, with no API key and no network.
+
+Starts the local OpenAI-compatible server on 127.0.0.1, instruments the process, runs a small
+workload through the real openai SDK and plain ``requests`` under two tracking ids, lets a daily
+budget trip, writes a ledger in a temporary folder and prints the report from it.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, TextIO
+
+__all__ = ["run_demo"]
+
+QUESTIONS = (
+    "My order 1042 has not arrived yet, what can I do?",
+    "Can I change the delivery address of an order that already shipped?",
+    "How do I get a refund for a damaged item?",
+    "Do you deliver to Da Nang on weekends?",
+    "Why was my card charged twice for one order?",
+)
+SUPPORT_BUDGET_USD = "0.0003"
+
+
+def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
+    """Run the demo; ``keep`` names a folder to keep the ledger in (default: a temporary one)."""
+    import openai
+    import requests
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.trace import TracerProvider
+
+    import tokentrace
+    from tokentrace.cli import main as cli
+    from tokentrace.devserver import DevServer
+    from tokentrace.records import CallRecord
+
+    folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="tokentrace-demo-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    ledger = folder / "ledger.sqlite3"
+
+    def show(record: CallRecord) -> None:
+        if record.error_type == "BudgetExceededError":
+            print(
+                f"  {record.tracking_id or '-':<15} {record.operation:<11} {record.model or '?':<26} refused by its budget",
+                file=out,
+            )
+            return
+        cost = f"${record.cost:.6f}" if record.cost is not None else "unknown"
+        tokens = f"{record.input_tokens or 0:>4} in {record.output_tokens or 0:>4} out"
+        print(
+            f"  {record.tracking_id or '-':<15} {record.operation:<11} {record.model or '?':<26} {tokens}  {cost}",
+            file=out,
+        )
+
+    with DevServer() as server:
+        instrumentor = tokentrace.instrument(
+            tracer_provider=TracerProvider(),
+            meter_provider=MeterProvider(),
+            ledger=str(ledger),
+            stream_usage_hosts=["127.0.0.1"],
+            budgets=[
+                tokentrace.Budget(
+                    limit_usd=SUPPORT_BUDGET_USD,
+                    window="day",
+                    tracking_id="support-bot",
+                    name="support-bot daily",
+                )
+            ],
+        )
+        assert instrumentor.recorder is not None
+        instrumentor.recorder.sinks.append(show)
+        client = openai.OpenAI(base_url=server.base_url, api_key="no-key-needed", max_retries=0)
+        print(f"local OpenAI-compatible server at {server.base_url}", file=out)
+        print(f"daily budget for support-bot: ${SUPPORT_BUDGET_USD}\n", file=out)
+        try:
+            with tokentrace.track("nightly-report"):
+                requests.post(
+                    f"{server.base_url}/chat/completions",
+                    json={
+                        "model": "deepseek-chat",
+                        "messages": [{"role": "user", "content": "Summarise the day"}],
+                    },
+                    timeout=30,
+                )
+                client.embeddings.create(model="text-embedding-3-small", input=list(QUESTIONS))
+            with tokentrace.track("support-bot"):
+                for number, question in enumerate(QUESTIONS * 3, start=1):
+                    messages: Any = [{"role": "user", "content": question}]
+                    try:
+                        if number % 3 == 0:
+                            stream = client.chat.completions.create(
+                                model="gpt-4.1", messages=messages, stream=True
+                            )
+                            for _chunk in stream:
+                                pass
+                        else:
+                            client.chat.completions.create(model="gpt-4.1", messages=messages)
+                    except tokentrace.BudgetExceededError as stop:
+                        print(f"\n  call {number} refused before sending: {stop}\n", file=out)
+                        break
+        finally:
+            tokentrace.uninstrument()  # flushes the ledger
+
+    print(f"\nledger written to {ledger}\n", file=out)
+    for by in ("tracking-id", "model"):
+        cli(["report", "--ledger", str(ledger), "--by", by])
+        print(file=out)
+    print(f"open it again with: tokentrace report --ledger {ledger}", file=out)
+    return 0

@@ -1,0 +1,252 @@
+"""Totals and per-group figures of a report, computed exactly from ledger rows.
+
+Pure functions: rows in, a frozen ``Report`` out. Costs are exact Decimal sums of the known costs.
+Latency covers every call with a valid duration (ok, error and timeout alike: a timeout is what the
+caller waited). p95 is the lower nearest-rank 95th percentile, an observed duration: with the n
+durations sorted, the one at 0-based index floor(0.95 * (n - 1)) -- the definition the in-process
+summaries use, so both agree.
+"""
+
+from __future__ import annotations
+
+import math
+from array import array
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Protocol
+
+from ..ledger.schema import EXACT
+from .period import Period
+
+__all__ = ["BY_CHOICES", "Call", "Figures", "Group", "Report", "lower_quantile", "summarize"]
+
+BY_CHOICES = ("model", "tracking-id", "provider", "day")
+"""What a report can be broken down by."""
+
+NO_VALUE = {"model": "(unknown model)", "tracking-id": "(no tracking id)", "provider": "(unknown provider)"}
+
+
+class Call(Protocol):
+    """What a report reads of a call: ``ledger.LedgerRow`` and ``ledger.CallFigures`` both fit."""
+
+    @property
+    def ts(self) -> float: ...
+    @property
+    def tracking_id(self) -> str | None: ...
+    @property
+    def provider(self) -> str | None: ...
+    @property
+    def request_model(self) -> str | None: ...
+    @property
+    def response_model(self) -> str | None: ...
+    @property
+    def input_tokens(self) -> int | None: ...
+    @property
+    def output_tokens(self) -> int | None: ...
+    @property
+    def cache_read_tokens(self) -> int | None: ...
+    @property
+    def cache_write_tokens(self) -> int | None: ...
+    @property
+    def reasoning_tokens(self) -> int | None: ...
+    @property
+    def cost(self) -> Decimal | None: ...
+    @property
+    def duration(self) -> float: ...
+    @property
+    def status(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What a set of calls adds up to. Latencies in seconds; None when no call had a duration."""
+
+    requests: int = 0
+    errors: int = 0
+    """Calls that failed other than by timing out."""
+    timeouts: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    """USD, the exact sum of the known costs."""
+    unknown_cost_calls: int = 0
+    """Calls whose cost is not in ``cost`` (unpriced model, no usage reported, failed call)."""
+    avg_latency: float | None = None
+    p95_latency: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    key: str
+    figures: Figures
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """Totals of a period and their breakdown ``by`` one key.
+
+    Groups by day are in date order with empty days between the first and last filled in; other
+    groups are by cost, highest first.
+    """
+
+    by: str
+    total: Figures
+    groups: tuple[Group, ...]
+    period: Period | None = None
+    source: str = ""
+    """Where the rows came from (the ledger file), for the reader's benefit."""
+
+
+def lower_quantile(values: array[float], q: float) -> float | None:
+    """The value at index floor(q * (n - 1)) of the sorted values; None when there are none."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[math.floor(q * (len(ordered) - 1))]
+
+
+class _Totals:
+    __slots__ = (
+        "cache_read",
+        "cache_write",
+        "cost",
+        "durations",
+        "errors",
+        "input",
+        "output",
+        "reasoning",
+        "requests",
+        "timeouts",
+        "unknown",
+    )
+
+    def __init__(self) -> None:
+        self.requests = self.errors = self.timeouts = self.unknown = 0
+        self.input = self.output = self.cache_read = self.cache_write = self.reasoning = 0
+        self.cost = Decimal(0)
+        self.durations: array[float] = array("d")
+
+    def add(self, row: Call) -> None:
+        self.requests += 1
+        status = row.status
+        if status == "error":
+            self.errors += 1
+        elif status == "timeout":
+            self.timeouts += 1
+        self.input += row.input_tokens or 0
+        self.output += row.output_tokens or 0
+        self.cache_read += row.cache_read_tokens or 0
+        self.cache_write += row.cache_write_tokens or 0
+        self.reasoning += row.reasoning_tokens or 0
+        if row.cost is None:
+            self.unknown += 1
+        else:
+            self.cost = EXACT.add(self.cost, row.cost)
+        duration = row.duration
+        if duration is not None and 0.0 <= duration < math.inf:
+            self.durations.append(duration)
+
+    def figures(self) -> Figures:
+        durations = self.durations
+        return Figures(
+            requests=self.requests,
+            errors=self.errors,
+            timeouts=self.timeouts,
+            input_tokens=self.input,
+            output_tokens=self.output,
+            cache_read_tokens=self.cache_read,
+            cache_write_tokens=self.cache_write,
+            reasoning_tokens=self.reasoning,
+            cost=self.cost,
+            unknown_cost_calls=self.unknown,
+            avg_latency=math.fsum(durations) / len(durations) if durations else None,
+            p95_latency=lower_quantile(durations, 0.95),
+        )
+
+
+def _day_function(utc: bool) -> Callable[[Call], str]:
+    """The date of a call's start. Every time zone's offset is a whole number of quarter hours, so
+    all moments of one quarter hour share a date: it is computed once per quarter hour."""
+    zone = timezone.utc if utc else None
+    days: dict[int, str] = {}
+
+    def day(row: Call) -> str:
+        quarter = int(row.ts // 900)
+        found = days.get(quarter)
+        if found is None:
+            found = days[quarter] = datetime.fromtimestamp(quarter * 900, zone).date().isoformat()
+        return found
+
+    return day
+
+
+def _key_function(by: str, utc: bool) -> Callable[[Call], str]:
+    if by == "day":
+        return _day_function(utc)
+    missing = NO_VALUE[by]
+    if by == "model":
+        return lambda row: row.response_model or row.request_model or missing
+    if by == "tracking-id":
+        return lambda row: row.tracking_id or missing
+    return lambda row: row.provider or missing
+
+
+def summarize(
+    rows: Iterable[Call],
+    by: str = "model",
+    *,
+    utc: bool = False,
+    period: Period | None = None,
+    source: str = "",
+) -> Report:
+    """Add the rows up, in total and per group of ``by`` (one of ``BY_CHOICES``).
+
+    Days are local dates, or UTC dates with ``utc``. Memory: one float per call for the exact p95.
+    """
+    if by not in BY_CHOICES:
+        raise ValueError(f"cannot break a report down by {by!r}; choose one of {', '.join(BY_CHOICES)}")
+    key_of = _key_function(by, utc)
+    groups: dict[str, _Totals] = {}
+    for row in rows:
+        key = key_of(row)
+        totals = groups.get(key)
+        if totals is None:
+            totals = groups[key] = _Totals()
+        totals.add(row)
+    found = [Group(key, totals.figures()) for key, totals in groups.items()]
+    if by == "day":
+        found = _every_day(found)
+    else:
+        found.sort(key=lambda g: (-g.figures.cost, -g.figures.requests, g.key))
+    return Report(by, _overall(groups.values()), tuple(found), period, source)
+
+
+def _overall(parts: Iterable[_Totals]) -> Figures:
+    whole = _Totals()
+    for part in parts:
+        whole.requests += part.requests
+        whole.errors += part.errors
+        whole.timeouts += part.timeouts
+        whole.unknown += part.unknown
+        whole.input += part.input
+        whole.output += part.output
+        whole.cache_read += part.cache_read
+        whole.cache_write += part.cache_write
+        whole.reasoning += part.reasoning
+        whole.cost = EXACT.add(whole.cost, part.cost)
+        whole.durations.extend(part.durations)
+    return whole.figures()
+
+
+def _every_day(found: list[Group]) -> list[Group]:
+    if not found:
+        return found
+    by_day = {date.fromisoformat(group.key): group for group in found}
+    first, last = min(by_day), max(by_day)
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    return [by_day.get(day) or Group(day.isoformat(), Figures()) for day in days]
