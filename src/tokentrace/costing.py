@@ -8,10 +8,11 @@ attribute/metric boundary here.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from opentelemetry.metrics import Meter
+from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from . import names
 from ._guard import logger
@@ -60,14 +61,27 @@ def load_prices_file(path: str | None) -> None:
 
 
 _MAX_WARNED = 1000
+_TOTALS: weakref.WeakKeyDictionary[Meter, dict[tuple[tuple[str, Any], ...], float]] = (
+    weakref.WeakKeyDictionary()
+)
+_TOTALS_LOCK = threading.Lock()
 
 
 class CostRecorder:
     """Prices finished calls and records cost attributes and metrics."""
 
     def __init__(self, meter: Meter) -> None:
-        self._counter = meter.create_counter(
-            names.COST_COUNTER, unit=names.UNIT_USD, description="Total cost of GenAI calls, in USD."
+        # The running totals are kept here and reported when metrics are collected: one dict
+        # update per call instead of a second SDK measurement (the per-call histogram is the other).
+        # They live as long as the meter, so instrumenting again never makes a total go backwards.
+        with _TOTALS_LOCK:
+            self._totals = _TOTALS.setdefault(meter, {})
+        self._totals_lock = _TOTALS_LOCK
+        meter.create_observable_counter(
+            names.COST_COUNTER,
+            callbacks=[self._observe_totals],
+            unit=names.UNIT_USD,
+            description="Total cost of GenAI calls, in USD.",
         )
         self._histogram = meter.create_histogram(
             names.COST_HISTOGRAM,
@@ -126,9 +140,16 @@ class CostRecorder:
             names.GEN_AI_USAGE_COST_CURRENCY: names.CURRENCY_USD,
             names.GEN_AI_USAGE_COST_SOURCE: cost.source,
         }
-        self._counter.add(amount, attributes)
+        key = tuple(attributes.items())
+        with self._totals_lock:
+            self._totals[key] = self._totals.get(key, 0.0) + amount
         self._histogram.record(amount, attributes)
         return cost
+
+    def _observe_totals(self, options: CallbackOptions) -> Iterable[Observation]:
+        with self._totals_lock:
+            totals = list(self._totals.items())
+        return [Observation(total, dict(key)) for key, total in totals]
 
     def _record_unknown(
         self, reason: str, span_attributes: dict[str, Any], metric_attributes: dict[str, Any]

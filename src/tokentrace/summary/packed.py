@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator
+from operator import attrgetter
 
 from .groups import GroupTotals
 from .sketch import LatencySketch, LogMapping
@@ -36,6 +37,9 @@ _COUNTERS = (
 )
 
 
+_read_counters = attrgetter(*_COUNTERS)
+
+
 class PackedSlice:
     """The groups of one closed slice, read-only; ``items()`` reads like the dict it came from."""
 
@@ -52,8 +56,9 @@ class PackedSlice:
         indexes: list[int] = []
         counts: list[int] = []
         ends = array("q")
+        counters = _read_counters
         for totals in groups.values():
-            numbers.extend(getattr(totals, name) for name in _COUNTERS)
+            numbers.extend(counters(totals))
             sketch = totals.sketch
             numbers.append(sketch.zero_count)
             floors.append(sketch.floor)

@@ -103,7 +103,7 @@ class LatencySketch:
 
     def merge(self, other: LatencySketch) -> None:
         """Add another sketch's counts to this one; the result is the sketch of both inputs."""
-        if other.mapping != self.mapping:
+        if other.mapping is not self.mapping and other.mapping != self.mapping:
             raise ValueError(f"cannot merge sketches with {other.mapping!r} into {self.mapping!r}")
         self.zero_count += other.zero_count
         floor = max(self._floor, other._floor)
@@ -111,9 +111,13 @@ class LatencySketch:
         if floor > self._floor:
             self._floor = floor
             self._refold()
-        for index, count in other.buckets.items():
-            target = max(index, floor)
-            buckets[target] = buckets.get(target, 0) + count
+        if floor == _NO_FLOOR:  # nearly always: nothing was ever folded
+            for index, count in other.buckets.items():
+                buckets[index] = buckets.get(index, 0) + count
+        else:
+            for index, count in other.buckets.items():
+                target = max(index, floor)
+                buckets[target] = buckets.get(target, 0) + count
         if len(buckets) > self.mapping.max_buckets:
             self._fold_lowest()
 

@@ -2,10 +2,10 @@
 
 Fine slices (``slice_seconds``) are kept for the last ``FINE_SLICES`` of them; coarse slots
 (``FINE_SLICES * slice_seconds``: one hour at the default one minute) for the rest of the retention.
-Every closed fine slice is folded at once into the all-time aggregate and into the open coarse slot,
-so dropping fine slices only coarsens recent windows, never loses them. Closed slices are packed
-(``packed``) and must fit an estimated memory budget: past it the oldest fine slices go first, then
-the oldest coarse slots.
+Every closed fine slice is folded at once into the open coarse slot, so dropping fine slices only
+coarsens recent windows, never loses them; a closing coarse slot is folded into the all-time
+aggregate. Closed slices are packed (``packed``) and must fit an estimated memory budget: past it
+the oldest fine slices go first, then the oldest coarse slots.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ __all__ = [
     "Slice",
     "SliceRing",
     "admit",
-    "estimate_bytes",
     "fold",
 ]
 
@@ -57,24 +56,29 @@ def admit(groups: Groups, key: Key, max_groups: int, mapping: LogMapping) -> Gro
         if totals is not None:
             return totals
     else:
-        # Model names and tracking ids arrive as fresh strings from every response; a group may
-        # live a day, so keep one shared copy rather than the first response's.
-        key = tuple(sys.intern(part) if type(part) is str else part for part in key)  # type: ignore[assignment]
+        # Model names arrive as fresh strings from every response, and each slice keeps its own
+        # keys for up to a day: share one copy of each string between them.
+        # Not contextlib.suppress: it costs a context manager object per new group.
+        try:  # noqa: SIM105
+            key = tuple(map(sys.intern, key))  # type: ignore[assignment]
+        except TypeError:  # not all strings: an odd record, kept as it is
+            pass
     totals = groups[key] = GroupTotals(mapping)
     return totals
 
 
-def fold(into: Groups, groups: Groups, max_groups: int, mapping: LogMapping) -> None:
+def fold(into: Groups, groups: Groups, max_groups: int, mapping: LogMapping) -> int:
+    """Merge ``groups`` into ``into``; the estimated bytes that added to ``into``."""
+    size = len(into)
+    new_buckets = 0
     for key, totals in groups.items():
         target = into.get(key)
         if target is None:
             target = admit(into, key, max_groups, mapping)
+        buckets = len(target.sketch.buckets)
         target.merge(totals)
-
-
-def estimate_bytes(groups: Groups) -> int:
-    buckets = sum(len(totals.sketch.buckets) for totals in groups.values())
-    return len(groups) * GROUP_BYTES + buckets * BUCKET_BYTES
+        new_buckets += len(target.sketch.buckets) - buckets
+    return (len(into) - size) * GROUP_BYTES + new_buckets * BUCKET_BYTES
 
 
 class _Tier:
@@ -140,7 +144,7 @@ class SliceRing:
         self.current_index = int(now // slice_seconds)
         self.current_end = (self.current_index + 1) * slice_seconds
         self.all_time: Groups = {}
-        """Every closed fine slice; the current one is not in it yet."""
+        """Every closed coarse slot (every closed fine slice when there is no coarse tier)."""
         self._open: Groups = {}
         """Closed fine slices of the coarse slot ``_open_index``, which is still filling."""
         self._open_index = _NONE
@@ -159,9 +163,12 @@ class SliceRing:
         self.current_index = index
         self.current_end = (index + 1) * self.width
         if closing:
-            fold(self.all_time, closing, self.max_groups, self.mapping)
+            # Folding into all time once an hour (with the coarse slot) rather than every minute
+            # halves what closing a slice costs the call that happens to close it.
             if self.coarse is not None:
                 self._fold_into_coarse(closing_index, closing)
+            else:
+                fold(self.all_time, closing, self.max_groups, self.mapping)
             packed = PackedSlice(closing, self.mapping)
             self.fine.slots.append((closing_index, packed, packed.estimated_bytes))
             self.held_bytes += packed.estimated_bytes
@@ -175,14 +182,14 @@ class SliceRing:
         coarse_index = fine_index * self.width // self.coarse.width
         if coarse_index != self._open_index:
             if self._open:
+                fold(self.all_time, self._open, self.max_groups, self.mapping)
                 packed = PackedSlice(self._open, self.mapping)
                 self.coarse.slots.append((self._open_index, packed, packed.estimated_bytes))
                 self.held_bytes += packed.estimated_bytes - self._open_bytes
             self._open, self._open_index, self._open_bytes = {}, coarse_index, 0
-        fold(self._open, closing, self.max_groups, self.mapping)
-        size = estimate_bytes(self._open)
-        self.held_bytes += size - self._open_bytes
-        self._open_bytes = size
+        added = fold(self._open, closing, self.max_groups, self.mapping)
+        self.held_bytes += added
+        self._open_bytes += added
 
     def _trim(self) -> None:
         # Fine slices go first: the coarse slots hold the same calls, at a coarser resolution.
@@ -191,6 +198,7 @@ class SliceRing:
         while self.held_bytes > self.budget and self.coarse is not None and self.coarse.slots:
             self.held_bytes -= self.coarse.drop_oldest()
         if self.held_bytes > self.budget and self.coarse is not None and self._open:
+            fold(self.all_time, self._open, self.max_groups, self.mapping)
             self.coarse.horizon = self._open_index + 1
             self.held_bytes -= self._open_bytes
             self._open, self._open_bytes = {}, 0
@@ -201,7 +209,7 @@ class SliceRing:
         Raises ``ValueError`` when the window reaches past what is kept.
         """
         if start is None or start <= self.started_at:
-            return [self.all_time, self.current]
+            return [self.all_time, self._open, self.current]
         first = int(start // self.width)
         if first >= self.fine.first_answerable(now):
             chosen = self.fine.since(first)
