@@ -1,0 +1,182 @@
+"""What each part of tokentrace costs, measured by switching parts off (tokentrace venv).
+
+Sync chat on the mock transport, CPU time, blocks of every variant alternated round by round in
+one process. The variants switch off one more part each, cumulatively, so each step's saving is
+that part's cost *in place* (caches as cold as in a real call, unlike a micro-benchmark):
+
+    full -> ledger off -> summary sink off -> CallRecord off -> cost off -> token/duration
+    histograms off -> plain-HTTP patches off
+
+What remains after the last step is the wrappers, reading the request and the response, and
+the span. Parts are switched off through tokentrace internals (``Recorder.sinks``,
+``Recorder._costs``, ``Recorder._instruments``) and settings (``ledger``, ``http``); a step whose
+internals changed is reported as unavailable rather than failing the run.
+
+A second measurement splits a stream's cost into a per-call and a per-chunk part: tokentrace's
+added time on 10-chunk and 50-chunk streams, the slope being the per-chunk cost.
+"""
+
+from __future__ import annotations
+
+import gc
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from . import payloads, scenarios
+from .adapters import Providers
+
+__all__ = ["STEPS", "parts", "stream_split"]
+
+STEPS: tuple[tuple[str, str], ...] = (
+    ("full", "tokentrace defaults"),
+    ("ledger", "the SQLite ledger (on by default without an OTLP endpoint)"),
+    ("summary", "the in-process summary sink"),
+    ("record", "building the CallRecord that sinks and budgets get"),
+    ("cost", "pricing, cost attributes and the two cost metric points"),
+    ("metrics", "the duration and token histograms (3 points)"),
+    ("http", "the plain-HTTP patches (httpx2's send, stepping aside for SDK calls)"),
+)
+
+
+def _noop(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+class _Variants:
+    def __init__(self, providers: Providers) -> None:
+        import tokentrace
+        from tokentrace.config import Settings
+
+        self._tokentrace = tokentrace
+        self._providers = providers
+        self._settings = set(Settings.__dataclass_fields__)
+        self.unavailable: dict[str, str] = {}
+
+    def switch(self, upto: int | None) -> bool:
+        """Instrument with the first ``upto`` steps' parts off (None: uninstrumented)."""
+        from tokentrace.instrumentor import TokenTraceInstrumentor
+
+        tokentrace = self._tokentrace
+        if TokenTraceInstrumentor().is_instrumented_by_opentelemetry:
+            tokentrace.uninstrument()
+        if upto is None:
+            return True
+        off = {key for key, _ in STEPS[1 : upto + 1]}
+        settings: dict[str, Any] = {}
+        if "ledger" in off and "ledger" in self._settings:
+            settings["ledger"] = False
+        if "http" in off:
+            settings["http"] = False
+        tokentrace.instrument(
+            tracer_provider=self._providers.tracer_provider,
+            meter_provider=self._providers.meter_provider,
+            **settings,
+        )
+        recorder: Any = TokenTraceInstrumentor().recorder
+        try:
+            if "summary" in off:
+                # Keep building the record (a no-op sink) until the "record" step drops it too.
+                recorder.sinks[:] = [] if "record" in off else [_noop]
+            if "cost" in off:
+                recorder._costs.price = _noop
+            if "metrics" in off:
+                recorder._instruments.record = _noop
+        except AttributeError as exc:
+            self.unavailable[STEPS[upto][0]] = f"internals changed: {exc}"
+            return False
+        return True
+
+
+def _timed(once: Callable[[], Any], calls: int) -> float:
+    gc.collect()
+    start = time.process_time()
+    for _ in range(calls):
+        once()
+    return (time.process_time() - start) / calls * 1e6
+
+
+def parts(providers: Providers, rounds: int, calls: int) -> dict[str, Any]:
+    """Added CPU µs per call of each cumulative variant, and each step's saving."""
+    once = scenarios.build("mock", 3, None, None, False)[0].once
+    variants = _Variants(providers)
+    keys: list[int | None] = [None, *range(len(STEPS))]
+    times: dict[int | None, list[float]] = {k: [] for k in keys}
+    for round_index in range(rounds):
+        shift = round_index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            if not variants.switch(key):
+                continue
+            for _ in range(20):
+                once()
+            times[key].append(_timed(once, calls))
+    variants.switch(None)
+    bare = statistics.median(times[None])
+    added = {k: statistics.median(v) - bare for k, v in times.items() if k is not None and v}
+    rows = []
+    previous = added.get(0)
+    for index, (step, label) in enumerate(STEPS):
+        value = added.get(index)
+        saving = None if value is None or previous is None or index == 0 else previous - value
+        rows.append({"step": step, "label": label, "added_us": value, "saving_us": saving})
+        if value is not None:
+            previous = value
+    return {
+        "bare_us": bare,
+        "rows": rows,
+        "unavailable": variants.unavailable,
+        "rounds": rounds,
+        "calls": calls,
+    }
+
+
+def _stream_client(chunks: int) -> Callable[[], None]:
+    import httpx2
+    import openai
+
+    events = payloads.stream_events()  # role, deltas..., finish, usage, [DONE]
+    body = b"".join([events[0], *events[1 : 1 + chunks - 3], *events[-3:]])
+
+    def handler(request: Any) -> Any:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, content=body)
+
+    client = openai.OpenAI(
+        api_key="sk-bench",
+        base_url="https://api.openai.com/v1",
+        max_retries=0,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(handler)),
+    )
+
+    create: Any = client.chat.completions.create
+
+    def once() -> None:
+        for _ in create(**payloads.STREAM_ARGS):
+            pass
+
+    return once
+
+
+def stream_split(providers: Providers, rounds: int, calls: int) -> dict[str, float]:
+    """tokentrace's added CPU µs on 10- and 50-chunk streams, split into per-call and per-chunk."""
+    short, long = 10, payloads.STREAM_CHUNKS
+    streams = {short: _stream_client(short), long: _stream_client(long)}
+    variants = _Variants(providers)
+    times: dict[tuple[bool, int], list[float]] = {(on, n): [] for on in (False, True) for n in streams}
+    for round_index in range(rounds):
+        for on in (False, True) if round_index % 2 else (True, False):
+            variants.switch(0 if on else None)
+            for n, once in streams.items():
+                once()
+                times[(on, n)].append(_timed(once, calls))
+    variants.switch(None)
+    added = {n: statistics.median(times[(True, n)]) - statistics.median(times[(False, n)]) for n in streams}
+    per_chunk = (added[long] - added[short]) / (long - short)
+    return {
+        "added_short_us": added[short],
+        "added_long_us": added[long],
+        "short_chunks": short,
+        "long_chunks": long,
+        "per_chunk_us": per_chunk,
+        "per_call_us": added[short] - short * per_chunk,
+    }
