@@ -9,19 +9,20 @@ While an SDK call is being recorded, these patches step aside: one call, one spa
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 
 from .. import budgeting, content
+from .._guard import internal_error
 from ..bodies import BodyObserver
 from ..extract import ApiKind, api_kind_for_path, request_attributes
 from ..providers import endpoint_for
 from ..recorder import OPENAI_PROVIDERS, SDK_CALL_KEY, LLMCall, Recorder
 from ..tracking import current_path
 
-__all__ = ["EndpointTable", "HttpStarted", "begin_http", "finish_read_body"]
+__all__ = ["EndpointTable", "HttpStarted", "begin_http", "finish_read_body", "observer_for", "refuser"]
 
 _MAX_MODEL_LENGTH = 256
 _DEFAULT_SUFFIXES = ("completions", "embeddings", "responses", "/v1/messages")
@@ -136,3 +137,18 @@ def finish_read_body(
     observer = observer_for(recorder, started, headers, decoded=True)
     observer.feed(body)
     observer.end("completed")
+
+
+def refuser(recorder: Recorder) -> Callable[[HttpStarted], None]:
+    """What a plain-HTTP patch does when a budget refused the call: record it, then raise."""
+
+    def refuse(started: HttpStarted) -> None:
+        refusal = started.refusal
+        assert refusal is not None
+        try:
+            recorder.end(started.call, None, refusal)
+        except Exception as exc:
+            internal_error("recording a budget refusal", exc)
+        raise refusal
+
+    return refuse

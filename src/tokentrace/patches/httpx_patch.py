@@ -16,7 +16,7 @@ from opentelemetry import context as otel_context
 from .._guard import internal_error
 from ..bodies import observe_response
 from ..recorder import SDK_CALL_KEY, Recorder
-from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body
+from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, refuser
 
 __all__ = ["make_wrappers", "targets"]
 
@@ -38,7 +38,7 @@ def _replace_body(request: Any, body: bytes) -> None:
 
 
 def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wrapper]:
-    refuse = _refuser(recorder)
+    refuse = refuser(recorder)
     add_usage = recorder.settings.stream_usage == "always"
 
     def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HttpStarted | None:
@@ -116,16 +116,3 @@ def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wr
         return response
 
     return sync_send, async_send
-
-
-def _refuser(recorder: Recorder) -> Callable[[HttpStarted], None]:
-    def refuse(started: HttpStarted) -> None:
-        refusal = started.refusal
-        assert refusal is not None
-        try:
-            recorder.end(started.call, None, refusal)
-        except Exception as exc:
-            internal_error("recording a budget refusal", exc)
-        raise refusal
-
-    return refuse

@@ -16,7 +16,7 @@ from .. import names
 from .._guard import internal_error
 from ..bodies import BodyObserver
 from ..recorder import Recorder
-from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, observer_for
+from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, observer_for, refuser
 
 __all__ = ["TARGETS", "make_wrapper"]
 
@@ -74,7 +74,7 @@ Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], A
 
 
 def make_wrapper(recorder: Recorder, table: EndpointTable) -> Wrapper:
-    refuse = _refuser(recorder)
+    refuse = refuser(recorder)
     add_usage = recorder.settings.stream_usage == "always"
 
     def finish(started: HttpStarted, response: Any, streamed: bool) -> None:
@@ -123,16 +123,3 @@ def make_wrapper(recorder: Recorder, table: EndpointTable) -> Wrapper:
         return response
 
     return send
-
-
-def _refuser(recorder: Recorder) -> Callable[[HttpStarted], None]:
-    def refuse(started: HttpStarted) -> None:
-        refusal = started.refusal
-        assert refusal is not None
-        try:
-            recorder.end(started.call, None, refusal)
-        except Exception as exc:
-            internal_error("recording a budget refusal", exc)
-        raise refusal
-
-    return refuse
