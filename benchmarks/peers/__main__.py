@@ -385,6 +385,23 @@ def _profile(config: dict[str, Any], log_dir: Path) -> dict[str, Any] | None:
         out.unlink(missing_ok=True)
 
 
+def _profile_only(output: Path) -> int:
+    runs = sorted((VENV_ROOT / "logs").glob("*/results.json"))
+    if not runs:
+        raise SystemExit("no earlier run under benchmarks/.venvs/logs/: run the benchmark first")
+    raw = json.loads(runs[-1].read_text())
+    if raw.get("tokentrace_sources") != _sources_digest():
+        raise SystemExit(
+            f"tokentrace's sources changed since {runs[-1].parent.name}: run the whole benchmark"
+        )
+    print(f"profile only, on {runs[-1].parent.name}", flush=True)
+    raw["profile"] = _profile(raw["config"], runs[-1].parent)
+    runs[-1].write_text(json.dumps(raw, indent=1))
+    report.write(raw, output)
+    print(f"report: {output}", flush=True)
+    return 0 if raw["profile"] else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bash benchmarks/run.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and calls: a few minutes")
@@ -396,7 +413,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reinstall", action="store_true", help="recreate every venv")
     parser.add_argument("--no-profile", action="store_true", help="skip the tokentrace hot-path profile")
     parser.add_argument("--output", default=str(BENCH_DIR / "RESULTS.md"), help="Markdown report to write")
+    parser.add_argument(
+        "--profile-only",
+        action="store_true",
+        help="re-run only the profile, on the last run's results (same tokentrace sources), and rewrite the report",
+    )
     args = parser.parse_args(argv)
+    if args.profile_only:
+        return _profile_only(Path(args.output))
 
     started = time.monotonic()
     config = json.loads(json.dumps(_QUICK if args.quick else _FULL))
@@ -496,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {**_machine(), "load_average_during_rounds": loads},
         "tokentrace_revision": revision,
         "tokentrace_sources_changed": _sources_digest() != digest_at_start,
+        "tokentrace_sources": digest_at_start,
         "versions": versions,
         "peers": [p.key for p in peers],
         "skipped": skipped,

@@ -34,7 +34,7 @@ STEPS: tuple[tuple[str, str], ...] = (
     ("ledger", "the SQLite ledger (on by default without an OTLP endpoint)"),
     ("summary", "the in-process summary sink"),
     ("record", "building the CallRecord that sinks and budgets get"),
-    ("cost", "pricing, cost attributes and the two cost metric points"),
+    ("cost", "pricing, the cost span attributes and the cost metrics"),
     ("metrics", "the duration and token histograms (3 points)"),
     ("http", "the plain-HTTP patches (httpx2's send, stepping aside for SDK calls)"),
 )
@@ -98,32 +98,43 @@ def _timed(once: Callable[[], Any], calls: int) -> float:
 
 
 def parts(providers: Providers, rounds: int, calls: int) -> dict[str, Any]:
-    """Added CPU µs per call of each cumulative variant, and each step's saving."""
+    """Added CPU µs per call of each cumulative variant, and each step's saving.
+
+    Both are medians of differences between blocks of the same round (each variant against the
+    uninstrumented block, and against the previous variant), so drift between rounds cancels.
+    """
     once = scenarios.build("mock", 3, None, None, False)[0].once
     variants = _Variants(providers)
     keys: list[int | None] = [None, *range(len(STEPS))]
-    times: dict[int | None, list[float]] = {k: [] for k in keys}
+    times: list[dict[int | None, float]] = []
     for round_index in range(rounds):
         shift = round_index % len(keys)
+        this_round: dict[int | None, float] = {}
         for key in keys[shift:] + keys[:shift]:
             if not variants.switch(key):
                 continue
             for _ in range(20):
                 once()
-            times[key].append(_timed(once, calls))
+            this_round[key] = _timed(once, calls)
+        times.append(this_round)
     variants.switch(None)
-    bare = statistics.median(times[None])
-    added = {k: statistics.median(v) - bare for k, v in times.items() if k is not None and v}
+
+    def paired(a: int | None, b: int | None) -> float | None:
+        diffs = [r[a] - r[b] for r in times if a in r and b in r]
+        return statistics.median(diffs) if diffs else None
+
     rows = []
-    previous = added.get(0)
     for index, (step, label) in enumerate(STEPS):
-        value = added.get(index)
-        saving = None if value is None or previous is None or index == 0 else previous - value
-        rows.append({"step": step, "label": label, "added_us": value, "saving_us": saving})
-        if value is not None:
-            previous = value
+        rows.append(
+            {
+                "step": step,
+                "label": label,
+                "added_us": paired(index, None),
+                "saving_us": paired(index - 1, index) if index else None,
+            }
+        )
     return {
-        "bare_us": bare,
+        "bare_us": statistics.median(r[None] for r in times),
         "rows": rows,
         "unavailable": variants.unavailable,
         "rounds": rounds,

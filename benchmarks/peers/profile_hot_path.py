@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--blocks", type=int, default=7)
     parser.add_argument("--json", help="write the result here")
     parser.add_argument("--top", type=int, default=25)
-    parser.add_argument("--ablation-rounds", type=int, default=15, help="0 skips the ablation")
+    parser.add_argument("--ablation-rounds", type=int, default=30, help="0 skips the ablation")
     args = parser.parse_args(argv)
 
     import tokentrace
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  {row['cumulative_us']:6.2f} µs cum {row['own_us']:6.2f} own x{row['calls_per_call']:.0f}  {row['function']}"
         )
     if args.ablation_rounds:
-        result["ablation"] = ablation.parts(providers, args.ablation_rounds, 150)
+        result["ablation"] = ablation.parts(providers, args.ablation_rounds, 200)
         result["stream_split"] = ablation.stream_split(providers, args.ablation_rounds, 15)
         print("ablation (CPU µs added per call; each step switches one more part off):")
         for row in result["ablation"]["rows"]:
