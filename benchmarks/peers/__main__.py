@@ -54,6 +54,7 @@ _FULL: dict[str, Any] = {
     "memory_calls": 50_000,
     "memory_step": 10_000,
     "profile_calls": 6000,
+    "ablation_rounds": 30,
 }
 _QUICK: dict[str, Any] = {
     **_FULL,
@@ -65,6 +66,7 @@ _QUICK: dict[str, Any] = {
     "memory_calls": 5000,
     "memory_step": 1000,
     "profile_calls": 1400,
+    "ablation_rounds": 8,
 }
 _WORKER_TIMEOUT = 900
 _DROPPED_ENV_PREFIXES = ("OTEL_", "TOKENTRACE_", "TRACELOOP_", "OPENINFERENCE_", "OPENLIT_")
@@ -366,6 +368,8 @@ def _profile(config: dict[str, Any], log_dir: Path) -> dict[str, Any] | None:
                 "peers.profile_hot_path",
                 "--calls",
                 str(config["profile_calls"]),
+                "--ablation-rounds",
+                str(config.get("ablation_rounds", 30)),
                 "--json",
                 str(out),
             ],

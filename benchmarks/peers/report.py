@@ -423,6 +423,12 @@ def write(raw: dict[str, Any], path: Path) -> None:
         "peer gets the same SDK providers (spans dropped by a `SimpleSpanProcessor` exporter, metrics aggregated by "
         "an `InMemoryMetricReader`).",
     ]
+    if raw["mode"] == "quick":
+        out += [
+            "",
+            f"**Quick run: {pairs} pairs per cell and a short memory run — indicative only; a burst of load on "
+            "this shared machine can swing a cell. Targets are judged on a full run.**",
+        ]
     if raw["failures"]:
         out += ["", "Failures in this run:", ""] + [f"- {f}" for f in raw["failures"]]
     out += ["", "## Targets (tokentrace defaults)", "", *_targets(raw)]
