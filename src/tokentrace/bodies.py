@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import time
 import zlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from . import names
@@ -19,7 +20,7 @@ from .extract import ApiKind, StreamAccumulator, response_info
 from .recorder import LLMCall, Recorder
 from .records import ResponseInfo
 
-__all__ = ["BodyObserver", "observe_response"]
+__all__ = ["BodyObserver", "observe_chunks", "observe_response"]
 
 _MAX_JSON_BODY = 16 * 1024 * 1024  # a usage-bearing JSON body is small; never hold more than this
 _MAX_SSE_EVENT = 1024 * 1024
@@ -160,6 +161,21 @@ class BodyObserver:
         return response_info(self.kind, payload) if isinstance(payload, dict) else None
 
 
+def observe_chunks(chunks: Iterable[bytes], observer: BodyObserver) -> Iterator[bytes]:
+    """Pass ``chunks`` through unchanged, feeding each to ``observer``; end it however iteration ends."""
+    try:
+        for chunk in chunks:
+            observer.feed(chunk)
+            yield chunk
+    except GeneratorExit:
+        observer.end(names.STREAM_END_CLOSED)
+        raise
+    except BaseException as exc:
+        observer.end(names.STREAM_END_ERROR, exc)
+        raise
+    observer.end(names.STREAM_END_COMPLETED)
+
+
 _observed_classes: dict[type, type] = {}
 
 
@@ -180,19 +196,8 @@ def _observed_sync_class(base: type) -> type:
             self._inner = inner
             self._observer = observer
 
-        def __iter__(self) -> Any:
-            observer = self._observer
-            try:
-                for chunk in self._inner:
-                    observer.feed(chunk)
-                    yield chunk
-            except GeneratorExit:
-                observer.end(names.STREAM_END_CLOSED)
-                raise
-            except BaseException as exc:
-                observer.end(names.STREAM_END_ERROR, exc)
-                raise
-            observer.end(names.STREAM_END_COMPLETED)
+        def __iter__(self) -> Iterator[bytes]:
+            return observe_chunks(self._inner, self._observer)
 
         def close(self) -> None:
             try:

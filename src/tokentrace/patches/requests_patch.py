@@ -14,7 +14,7 @@ import wrapt
 
 from .. import names
 from .._guard import internal_error
-from ..bodies import BodyObserver
+from ..bodies import BodyObserver, observe_chunks
 from ..recorder import Recorder
 from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, observer_for, refuser
 
@@ -33,18 +33,9 @@ class _ObservedRaw(_BaseProxy):  # type: ignore[misc]
         self._self_observer = observer
 
     def stream(self, amt: int | None = 2**16, decode_content: bool | None = None) -> Any:
-        observer = self._self_observer
-        try:
-            for chunk in self.__wrapped__.stream(amt, decode_content=decode_content):
-                observer.feed(chunk)
-                yield chunk
-        except GeneratorExit:
-            observer.end(names.STREAM_END_CLOSED)
-            raise
-        except BaseException as exc:
-            observer.end(names.STREAM_END_ERROR, exc)
-            raise
-        observer.end(names.STREAM_END_COMPLETED)
+        return observe_chunks(
+            self.__wrapped__.stream(amt, decode_content=decode_content), self._self_observer
+        )
 
     def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> Any:
         observer = self._self_observer
