@@ -37,14 +37,13 @@ def test_list_price_on_span_and_metrics(instrumented: Telemetry) -> None:
     assert attrs["gen_ai.usage.cost.amount"] == pytest.approx(expected, rel=1e-12)
     assert attrs["gen_ai.usage.cost.currency"] == "USD"
     assert attrs["gen_ai.usage.cost.source"] == "local"
-    assert attrs["tokentrace.cost.input"] == pytest.approx(30 / 1e6)
-    assert attrs["tokentrace.cost.cache_read"] == pytest.approx(2 / 1e6)
-    assert attrs["tokentrace.cost.output"] == pytest.approx(80 / 1e6)
+    assert not any(key.startswith("tokentrace.cost.") for key in attrs)  # the breakdown is opt-in
     assert attrs["tokentrace.price.entry"]
     metrics = instrumented.metrics()
     (total,) = metrics["gen_ai.client.cost"]
     assert total.value == pytest.approx(expected)
     assert total.attributes["gen_ai.usage.cost.source"] == "local"
+    assert "gen_ai.usage.cost.currency" not in total.attributes  # the unit says USD
     (per_call,) = metrics["gen_ai.client.operation.cost"]
     assert per_call.count == 1
     assert per_call.explicit_bounds[0] == 1e-6
@@ -53,6 +52,18 @@ def test_list_price_on_span_and_metrics(instrumented: Telemetry) -> None:
     assert per_call.bucket_counts[list(per_call.explicit_bounds).index(3e-4)] == 1
     assert instrumented.metric("gen_ai.client.cost").unit == "USD"
     assert "tokentrace.calls.cost_unknown" not in metrics
+
+
+def test_cost_breakdown_on_the_span_when_asked(instrument: Any, telemetry: Telemetry) -> None:
+    instrument(cost_breakdown=True)
+    client = make_client(reply(payloads.openai_chat(prompt=19, completion=10, cached=4)))
+    client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+    attrs = dict(telemetry.span().attributes or {})
+    assert attrs["tokentrace.cost.input"] == pytest.approx(30 / 1e6)
+    assert attrs["tokentrace.cost.cache_read"] == pytest.approx(2 / 1e6)
+    assert attrs["tokentrace.cost.output"] == pytest.approx(80 / 1e6)
+    parts = sum(v for k, v in attrs.items() if k.startswith("tokentrace.cost."))
+    assert parts == pytest.approx(attrs["gen_ai.usage.cost.amount"], rel=1e-12)
 
 
 def test_provider_reported_cost_wins(instrumented: Telemetry) -> None:

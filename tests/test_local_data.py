@@ -43,6 +43,20 @@ def test_ledger_default_follows_otlp_configuration(monkeypatch: Any, tmp_path: P
     assert ledger_path(True) == tmp_path / "tokentrace" / "ledger.sqlite3"
     assert ledger_path(str(tmp_path / "x.db")) == tmp_path / "x.db"
     assert ledger_path(False) is None
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT")
+    assert ledger_path(None, app_telemetry=True) is None  # the app's own providers get the data
+    assert ledger_path(True, app_telemetry=True) is not None
+
+
+def test_ledger_is_off_by_default_for_apps_with_their_own_providers(
+    instrument: Any, monkeypatch: Any, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TOKENTRACE_LEDGER")
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    assert instrument().ledger is None  # providers handed over: their pipeline has the data
+    tokentrace.uninstrument()
+    assert instrument(ledger=True).ledger is not None
 
 
 def test_instrument_writes_the_ledger_and_summaries(

@@ -17,7 +17,7 @@ from opentelemetry import metrics, trace
 
 from ._guard import logger
 
-__all__ = ["ensure_providers"]
+__all__ = ["app_configured_telemetry", "ensure_providers"]
 
 _OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT",)
 
@@ -42,6 +42,27 @@ def _load_exporter(group: str, name: str) -> Any | None:
     return None
 
 
+_ours: list[object] = []  # the providers ensure_providers installed
+
+
+def app_configured_telemetry(tracer_provider: object = None, meter_provider: object = None) -> bool:
+    """Whether the app set up OpenTelemetry itself: handed providers over, or installed global ones."""
+    if tracer_provider is not None or meter_provider is not None:
+        return True
+    tracer_global = trace.get_tracer_provider()
+    meter_global = metrics.get_meter_provider()
+    return any(
+        not (
+            provider in _ours or isinstance(provider, trace.ProxyTracerProvider) or _is_proxy_meter(provider)
+        )
+        for provider in (tracer_global, meter_global)
+    )
+
+
+def _is_proxy_meter(provider: object) -> bool:
+    return type(provider).__name__ == "_ProxyMeterProvider"
+
+
 def ensure_providers(traces: bool = True, metrics_: bool = True) -> None:
     """Install SDK tracer and/or meter providers where the app has none."""
     if traces and isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider):
@@ -55,8 +76,9 @@ def ensure_providers(traces: bool = True, metrics_: bool = True) -> None:
             if exporter is not None:
                 tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
         trace.set_tracer_provider(tracer_provider)
+        _ours.append(trace.get_tracer_provider())
 
-    if metrics_ and type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider":
+    if metrics_ and _is_proxy_meter(metrics.get_meter_provider()):
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
         from opentelemetry.sdk.resources import Resource
@@ -67,3 +89,4 @@ def ensure_providers(traces: bool = True, metrics_: bool = True) -> None:
             if exporter is not None:
                 readers.append(PeriodicExportingMetricReader(exporter))
         metrics.set_meter_provider(MeterProvider(resource=Resource.create(), metric_readers=readers))
+        _ours.append(metrics.get_meter_provider())

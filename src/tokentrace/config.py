@@ -111,6 +111,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
+    _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
 )
 
 
@@ -138,7 +139,10 @@ class Settings:
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
     ledger: str | bool | None = None
-    """A path, True (the default path), False (off), or None: on when no OTLP endpoint is set."""
+    """A path, True (the default path), False (off), or None: on when the app has no telemetry
+    pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
+    cost_breakdown: bool = False
+    """Also put each call's cost by token kind on its span (``tokentrace.cost.input`` …)."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

@@ -70,7 +70,8 @@ _TOTALS_LOCK = threading.Lock()
 class CostRecorder:
     """Prices finished calls and records cost attributes and metrics."""
 
-    def __init__(self, meter: Meter) -> None:
+    def __init__(self, meter: Meter, breakdown: bool = False) -> None:
+        self._breakdown = breakdown
         # The running totals are kept here and reported when metrics are collected: one dict
         # update per call instead of a second SDK measurement (the per-call histogram is the other).
         # They live as long as the meter, so instrumenting again never makes a total go backwards.
@@ -120,26 +121,19 @@ class CostRecorder:
             self._warn_unpriced(provider, response_model or request_model or "")
             return None
         amount = float(cost.amount)
+        source = cost.source
         span_attributes[names.GEN_AI_USAGE_COST_AMOUNT] = amount
         span_attributes[names.GEN_AI_USAGE_COST_CURRENCY] = names.CURRENCY_USD
-        span_attributes[names.GEN_AI_USAGE_COST_SOURCE] = cost.source
-        span_attributes[names.COST_INPUT] = float(cost.input)
-        span_attributes[names.COST_OUTPUT] = float(cost.output)
-        if cost.cache_read:
-            span_attributes[names.COST_CACHE_READ] = float(cost.cache_read)
-        if cost.cache_write:
-            span_attributes[names.COST_CACHE_WRITE] = float(cost.cache_write)
-        if cost.reasoning:
-            span_attributes[names.COST_REASONING] = float(cost.reasoning)
+        span_attributes[names.GEN_AI_USAGE_COST_SOURCE] = source
         if cost.entry:
             span_attributes[names.PRICE_ENTRY] = cost.entry
         if cost.date:
             span_attributes[names.PRICE_DATE] = cost.date
-        attributes = {
-            **metric_attributes,
-            names.GEN_AI_USAGE_COST_CURRENCY: names.CURRENCY_USD,
-            names.GEN_AI_USAGE_COST_SOURCE: cost.source,
-        }
+        if self._breakdown:
+            _add_breakdown(cost, span_attributes)
+        # The metrics' unit is USD, so the currency is no attribute there.
+        attributes = metric_attributes.copy()
+        attributes[names.GEN_AI_USAGE_COST_SOURCE] = source
         key = tuple(attributes.items())
         with self._totals_lock:
             self._totals[key] = self._totals.get(key, 0.0) + amount
@@ -168,3 +162,14 @@ class CostRecorder:
             model,
             provider,
         )
+
+
+def _add_breakdown(cost: Cost, span_attributes: dict[str, Any]) -> None:
+    span_attributes[names.COST_INPUT] = float(cost.input)
+    span_attributes[names.COST_OUTPUT] = float(cost.output)
+    if cost.cache_read:
+        span_attributes[names.COST_CACHE_READ] = float(cost.cache_read)
+    if cost.cache_write:
+        span_attributes[names.COST_CACHE_WRITE] = float(cost.cache_write)
+    if cost.reasoning:
+        span_attributes[names.COST_REASONING] = float(cost.reasoning)

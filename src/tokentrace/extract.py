@@ -74,27 +74,59 @@ def api_kind_for_path(path: str) -> ApiKind | None:
     return kind
 
 
-def _get(obj: Any, key: str) -> Any:
-    """``obj[key]`` for decoded JSON, ``obj.key`` for SDK models; None when absent.
+class _Attributes:
+    """``.get`` over an object that is neither a dict nor a pydantic model: its attributes."""
+
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def get(self, key: str) -> Any:
+        return getattr(self._obj, key, None)
+
+
+_NOTHING: Mapping[str, Any] = {}
+
+
+def _view(obj: Any) -> Any:
+    """Something with ``.get(key)`` (None when absent) over decoded JSON or an SDK model.
 
     SDK models are pydantic models whose declared fields live in ``__dict__`` and whose extra
     fields (a provider's additions, like OpenRouter's ``usage.cost``) live in
-    ``__pydantic_extra__``; reading those directly avoids pydantic's slow ``__getattr__`` for the
-    many keys a given provider does not send.
+    ``__pydantic_extra__``. Reading those dicts directly avoids pydantic's slow ``__getattr__``;
+    for the common model without extras the view is its ``__dict__`` itself.
     """
     if type(obj) is dict:
-        return obj.get(key)
+        return obj
     if obj is None:
-        return None
+        return _NOTHING
     fields = getattr(obj, "__dict__", None)
-    if fields is None:
-        return obj.get(key) if isinstance(obj, Mapping) else getattr(obj, key, None)
-    value = fields.get(key)
-    if value is None:
-        extra = getattr(obj, "__pydantic_extra__", None)
-        if extra:
-            return extra.get(key)
-    return value
+    if fields is None or isinstance(obj, Mapping):
+        return obj if isinstance(obj, Mapping) else _Attributes(obj)
+    extra = getattr(obj, "__pydantic_extra__", None)
+    if not extra:
+        return fields
+    merged = dict(fields)
+    for key, value in extra.items():
+        if merged.get(key) is None:
+            merged[key] = value
+    return merged
+
+
+def _get(obj: Any, key: str) -> Any:
+    """``obj[key]`` for decoded JSON, ``obj.key`` for SDK models; None when absent."""
+    if type(obj) is dict:
+        return obj.get(key)
+    return _view(obj).get(key)
+
+
+_MAX_MODEL_LENGTH = 256
+
+
+def _model(value: Any) -> str | None:
+    """A model name as a response states it, bounded: a server may send anything."""
+    return value[:_MAX_MODEL_LENGTH] if isinstance(value, str) else None
 
 
 def _count(value: Any) -> int | None:
@@ -126,33 +158,42 @@ def usage_from(raw: Any) -> Usage | None:
     """Usage of any OpenAI-compatible shape (chat/completions, responses, embeddings)."""
     if raw is None:
         return None
-    input_tokens = _count(_get(raw, "prompt_tokens"))
-    output_tokens = _count(_get(raw, "completion_tokens"))
+    fields = _view(raw)
+    get = fields.get
+    input_tokens = _count(get("prompt_tokens"))
+    output_tokens = _count(get("completion_tokens"))
     if input_tokens is None and output_tokens is None:  # Responses API names
-        input_tokens = _count(_get(raw, "input_tokens"))
-        output_tokens = _count(_get(raw, "output_tokens"))
-        in_details = _get(raw, "input_tokens_details")
-        out_details = _get(raw, "output_tokens_details")
+        input_tokens = _count(get("input_tokens"))
+        output_tokens = _count(get("output_tokens"))
+        in_details = get("input_tokens_details")
+        out_details = get("output_tokens_details")
     else:
-        in_details = _get(raw, "prompt_tokens_details")
-        out_details = _get(raw, "completion_tokens_details")
-    cache_read = _count(_get(in_details, "cached_tokens"))
+        in_details = get("prompt_tokens_details")
+        out_details = get("completion_tokens_details")
+    cache_read = cache_write = reasoning = None
+    if in_details is not None:
+        details = _view(in_details)
+        cache_read = _count(details.get("cached_tokens"))
+        cache_write = _count(details.get("cache_write_tokens"))
+    if out_details is not None:
+        reasoning = _count(_view(out_details).get("reasoning_tokens"))
     if cache_read is None:  # DeepSeek reports cache hits at the top level
-        cache_read = _count(_get(raw, "prompt_cache_hit_tokens"))
-    cache_write = _count(_get(in_details, "cache_write_tokens"))
+        cache_read = _count(get("prompt_cache_hit_tokens"))
     if cache_write is None:  # gateways fronting Anthropic models
-        cache_write = _count(_get(raw, "cache_creation_input_tokens"))
-    usage = Usage(
+        cache_write = _count(get("cache_creation_input_tokens"))
+    provider_cost = get("cost")
+    if provider_cost is not None:
+        provider_cost = _money(provider_cost)
+    if input_tokens is None and output_tokens is None and provider_cost is None:
+        return None
+    return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
-        reasoning_tokens=_count(_get(out_details, "reasoning_tokens")),
-        provider_cost=_money(_get(raw, "cost")),
+        reasoning_tokens=reasoning,
+        provider_cost=provider_cost,
     )
-    if usage.input_tokens is None and usage.output_tokens is None and usage.provider_cost is None:
-        return None
-    return usage
 
 
 def anthropic_usage(raw: Any) -> Usage | None:
@@ -271,35 +312,43 @@ def _output_type(kind: ApiKind, body: Mapping[str, Any]) -> str | None:
 
 def response_info(kind: ApiKind, response: Any) -> ResponseInfo:
     """Model, id, finish reasons and usage of a complete (non-streamed) response."""
-    info = ResponseInfo(
-        model=_text(_get(response, "model")),
-        id=_text(_get(response, "id")) if kind is not ApiKind.EMBEDDINGS else None,
-        usage=usage_from(_get(response, "usage")),
-    )
+    fields = _view(response)
+    get = fields.get
+    info = ResponseInfo(model=_model(get("model")))
     if kind is ApiKind.MESSAGES:
-        info.usage = anthropic_usage(_get(response, "usage"))
-        reason = _anthropic_reason(_get(response, "stop_reason"))
+        info.id = _text(get("id"))
+        info.usage = anthropic_usage(get("usage"))
+        reason = _anthropic_reason(get("stop_reason"))
         if reason is not None:
             info.finish_reasons.append(reason)
         return info
+    info.usage = usage_from(get("usage"))
+    if kind is ApiKind.EMBEDDINGS:
+        return info
+    info.id = _text(get("id"))
+    info.service_tier = _text(get("service_tier"))
     if kind is ApiKind.RESPONSES:
         reason = responses_finish_reason(response)
         if reason is not None:
             info.finish_reasons.append(reason)
-        info.service_tier = _text(_get(response, "service_tier"))
         return info
-    if kind is ApiKind.EMBEDDINGS:
-        return info
-    choices = _get(response, "choices")
+    choices = get("choices")
     if isinstance(choices, (list, tuple)):
-        indexed = []
+        reasons = info.finish_reasons
+        ordered = True
+        indexes: list[int] = []
         for position, choice in enumerate(choices):
-            index = _get(choice, "index")
-            indexed.append((index if type(index) is int else position, _text(_get(choice, "finish_reason"))))
-        indexed.sort(key=lambda pair: pair[0])
-        info.finish_reasons.extend(reason for _, reason in indexed)
-    info.service_tier = _text(_get(response, "service_tier"))
-    info.system_fingerprint = _text(_get(response, "system_fingerprint"))
+            choice_fields = _view(choice)
+            index = choice_fields.get("index")
+            index = index if type(index) is int else position
+            ordered = ordered and (not indexes or indexes[-1] < index)
+            indexes.append(index)
+            reasons.append(_text(choice_fields.get("finish_reason")))
+        if not ordered:  # n > 1 choices may come in any order: report them by index
+            info.finish_reasons = [
+                reason for _, reason in sorted(zip(indexes, reasons, strict=True), key=lambda p: p[0])
+            ]
+    info.system_fingerprint = _text(get("system_fingerprint"))
     return info
 
 
@@ -351,7 +400,7 @@ class StreamAccumulator:
             return False
         info = self.info
         if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
-            info.model = _text(_get(chunk, "model")) or None
+            info.model = _model(_get(chunk, "model")) or None
             info.id = _text(_get(chunk, "id")) or None
             info.system_fingerprint = _text(_get(chunk, "system_fingerprint"))
             info.service_tier = _text(_get(chunk, "service_tier"))
@@ -402,7 +451,7 @@ class StreamAccumulator:
         info = self.info
         if event_type == "message_start":
             message = _get(event, "message")
-            info.model = _text(_get(message, "model"))
+            info.model = _model(_get(message, "model"))
             info.id = _text(_get(message, "id"))
             info.usage = anthropic_usage(_get(message, "usage"))
         elif event_type == "message_delta":

@@ -20,7 +20,7 @@ from opentelemetry.instrumentation.utils import unwrap
 
 from . import budgeting, costing
 from ._guard import internal_error
-from ._otel_setup import ensure_providers
+from ._otel_setup import app_configured_telemetry, ensure_providers
 from ._version import __version__
 from .config import Settings
 from .local_data import ledger_path, preload_budgets
@@ -100,13 +100,14 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             budgeting.set_budgets(settings.budgets)
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
+        app_telemetry = app_configured_telemetry(tracer_provider, meter_provider)
         if tracer_provider is None or meter_provider is None:
             ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
         tracer = trace.get_tracer(__name__, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(__name__, __version__, meter_provider, schema_url=_SCHEMA_URL)
         self._recorder = recorder = Recorder(tracer, meter, settings)
         recorder.sinks.append(default_summary_sink())
-        path = ledger_path(settings.ledger)
+        path = ledger_path(settings.ledger, app_telemetry)
         if path is not None:
             from .ledger import LedgerSink
 

@@ -1,8 +1,8 @@
 """The data tokentrace keeps in the process and on the host: summaries and the SQLite ledger.
 
 Summaries are always on (bounded memory, a few µs per call). The ledger is on when asked for
-(``instrument(ledger=...)``, ``TOKENTRACE_LEDGER``), and by default when no OTLP endpoint is
-configured — then it is the only place a cost would otherwise go. Budgets read what was already
+(``instrument(ledger=...)``, ``TOKENTRACE_LEDGER``), and by default when the app has nowhere else
+to send its data: no OTLP endpoint configured and no OpenTelemetry providers of its own. Budgets read what was already
 spent in their windows from the ledger at start, so a restart does not reset a monthly budget.
 """
 
@@ -25,14 +25,19 @@ _OTLP_ENDPOINT_VARIABLES = (
 )
 
 
-def ledger_path(setting: str | bool | None) -> Path | None:
-    """Where the ledger goes for this setting, or None when it is off."""
-    from .ledger import default_ledger_path
+def ledger_path(setting: str | bool | None, app_telemetry: bool = False) -> Path | None:
+    """Where the ledger goes for this setting, or None when it is off.
 
+    Unset, the ledger is the embedded default for an app that has nowhere else to send its data:
+    it is off when an OTLP endpoint is configured or when the app set up OpenTelemetry providers
+    of its own (``app_telemetry``), whose pipeline then has the data.
+    """
     if setting is False:
         return None
-    if setting is None and any(os.environ.get(name) for name in _OTLP_ENDPOINT_VARIABLES):
-        return None  # the data goes to a collector; the ledger is on only when asked for
+    if setting is None and (app_telemetry or any(os.environ.get(name) for name in _OTLP_ENDPOINT_VARIABLES)):
+        return None  # the data goes to the app's own pipeline; the ledger is on only when asked for
+    from .ledger import default_ledger_path
+
     if setting is None or setting is True:
         return Path(default_ledger_path())
     return Path(setting).expanduser()

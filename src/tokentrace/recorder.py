@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -34,11 +35,13 @@ from .providers import Endpoint
 from .records import CallRecord, ResponseInfo, Usage
 from .tracking import TrackingIdCap, current_path
 
-__all__ = ["OPENAI_PROVIDERS", "SDK_CALL_KEY", "LLMCall", "Recorder"]
+__all__ = ["OPENAI_PROVIDERS", "LLMCall", "Recorder", "in_recorded_call"]
 
-# Set in the context while an SDK-level call is recorded: HTTP-level patches step aside then, so
-# one call is one span and one cost.
-SDK_CALL_KEY = otel_context.create_key("tokentrace-sdk-call")
+# True while a call is being recorded: HTTP-level patches step aside then, so one call is one span
+# and one cost. A plain context variable (it follows threads' and tasks' contexts the same way the
+# OpenTelemetry context does) costs a fraction of an OpenTelemetry context value.
+_IN_RECORDED_CALL: ContextVar[bool] = ContextVar("tokentrace_in_recorded_call", default=False)
+in_recorded_call = _IN_RECORDED_CALL.get
 
 OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai"})
 
@@ -110,7 +113,7 @@ class Recorder:
         self._cache_write_attribute = metric_names.cache_write_attribute
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
         self._instruments = make_instruments(meter, settings.latest_semconv)
-        self._costs = CostRecorder(meter)
+        self._costs = CostRecorder(meter, settings.cost_breakdown)
         register_budget_metrics(meter)
         self.sinks: list[Sink] = []
 
@@ -157,14 +160,14 @@ class Recorder:
         return call
 
     @staticmethod
-    def activate(call: LLMCall) -> object:
-        """Make the call's span current (so HTTP spans nest under it) and flag an SDK call."""
-        ctx = trace.set_span_in_context(call.span)
-        return otel_context.attach(otel_context.set_value(SDK_CALL_KEY, True, ctx))
+    def activate(call: LLMCall) -> tuple[object, object]:
+        """Make the call's span current (so HTTP spans nest under it) and flag a recorded call."""
+        return otel_context.attach(trace.set_span_in_context(call.span)), _IN_RECORDED_CALL.set(True)
 
     @staticmethod
-    def deactivate(token: object) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
+    def deactivate(tokens: tuple[object, object]) -> None:
+        _IN_RECORDED_CALL.reset(tokens[1])  # type: ignore[arg-type]
+        otel_context.detach(tokens[0])  # type: ignore[arg-type]
 
     # -- end --------------------------------------------------------------------------------------
 
@@ -184,18 +187,32 @@ class Recorder:
         call.duration = time.perf_counter() - call.start
         call.response = response
         span = call.span
+        endpoint = call.endpoint
+        # Span and metric attributes in one pass; metrics get only the low-cardinality ones.
+        metric_attributes: dict[str, Any] = {
+            names.GEN_AI_OPERATION_NAME: call.operation,
+            names.GEN_AI_PROVIDER_NAME: endpoint.provider,
+            names.SERVER_ADDRESS: endpoint.address,
+            names.SERVER_PORT: endpoint.port,
+        }
+        if call.request_model:
+            metric_attributes[names.GEN_AI_REQUEST_MODEL] = call.request_model
         attributes: dict[str, Any] = {}
         usage = None
         if response is not None:
             if response.model:
-                attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
+                attributes[names.GEN_AI_RESPONSE_MODEL] = metric_attributes[names.GEN_AI_RESPONSE_MODEL] = (
+                    response.model
+                )
             if response.id:
                 attributes[names.GEN_AI_RESPONSE_ID] = response.id
             if response.finish_reasons:
                 attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = [r or "" for r in response.finish_reasons]
             if call.openai_api:  # the openai.* attributes belong to OpenAI's own API only
                 if response.service_tier:
-                    attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
+                    attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = metric_attributes[
+                        names.OPENAI_RESPONSE_SERVICE_TIER
+                    ] = response.service_tier
                 if response.system_fingerprint:
                     attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
             usage = response.usage
@@ -204,11 +221,13 @@ class Recorder:
                     attributes[names.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
                 if usage.output_tokens is not None:
                     attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-                if usage.cache_read_tokens is not None:
+                # Cache and reasoning counts only when there are some: most providers send zeros
+                # for every call, and the span says nothing new with them (the ledger keeps them).
+                if usage.cache_read_tokens:
                     attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
-                if usage.cache_write_tokens is not None:
+                if usage.cache_write_tokens:
                     attributes[self._cache_write_attribute] = usage.cache_write_tokens
-                if usage.reasoning_tokens is not None:
+                if usage.reasoning_tokens:
                     attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
         if call.time_to_first_chunk is not None:
             attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
@@ -220,40 +239,41 @@ class Recorder:
             attributes.update(call.content_attributes)
         if error is not None:
             call.error_type = _error_type(error)
-            attributes[names.ERROR_TYPE] = call.error_type
+            attributes[names.ERROR_TYPE] = metric_attributes[names.ERROR_TYPE] = call.error_type
             status_code = getattr(error, "status_code", None)
             if type(status_code) is int:
                 attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
             span.set_status(Status(StatusCode.ERROR, str(error)[:512]))
         elif status_code is not None and status_code >= 400:
             call.error_type = str(status_code)
-            attributes[names.ERROR_TYPE] = call.error_type
+            attributes[names.ERROR_TYPE] = metric_attributes[names.ERROR_TYPE] = call.error_type
             attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
             span.set_status(Status(StatusCode.ERROR, f"HTTP {status_code}"))
-        metric_attributes = self._metric_attributes(call)
-        refused = call.budget is not None and call.budget.refusal is not None
+        if call.tracking_path:
+            metric_attributes[names.TRACKING_ID] = self._cap(call.tracking_path[-1])
+        call.metric_attributes = metric_attributes
+        gate = call.budget
         # A call a budget refused was never sent: it cost nothing, and its cost is not "unknown".
-        call.cost = cost = (
-            None
-            if refused
-            else self._costs.price(
-                call.endpoint.provider,
+        if gate is not None and gate.refusal is not None:
+            cost = None
+        else:
+            cost = self._costs.price(
+                endpoint.provider,
                 call.request_model,
                 response,
                 call.error_type is not None,
                 attributes,
                 metric_attributes,
             )
-        )
-        if cost is None:
-            call.cost_unknown_reason = attributes.get(names.COST_UNKNOWN_REASON)
+            if cost is None:
+                call.cost_unknown_reason = attributes.get(names.COST_UNKNOWN_REASON)
+        call.cost = cost
         span.set_attributes(attributes)
         span.end()
 
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
-        gate = call.budget
         charge = gate is not None or bool(budget_book().budgets)
         if self.sinks or charge:
             record = _call_record(call, usage)
@@ -264,29 +284,6 @@ class Recorder:
                     sink(record)
                 except Exception as exc:
                     internal_error(f"passing a call to {type(sink).__name__}", exc)
-
-    def _metric_attributes(self, call: LLMCall) -> dict[str, Any]:
-        endpoint = call.endpoint
-        attributes: dict[str, Any] = {
-            names.GEN_AI_OPERATION_NAME: call.operation,
-            names.GEN_AI_PROVIDER_NAME: endpoint.provider,
-            names.SERVER_ADDRESS: endpoint.address,
-            names.SERVER_PORT: endpoint.port,
-        }
-        if call.request_model:
-            attributes[names.GEN_AI_REQUEST_MODEL] = call.request_model
-        response = call.response
-        if response is not None:
-            if response.model:
-                attributes[names.GEN_AI_RESPONSE_MODEL] = response.model
-            if call.openai_api and response.service_tier:
-                attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = response.service_tier
-        if call.error_type is not None:
-            attributes[names.ERROR_TYPE] = call.error_type
-        if call.tracking_path:
-            attributes[names.TRACKING_ID] = self._cap(call.tracking_path[-1])
-        call.metric_attributes = attributes
-        return attributes
 
 
 _ZERO = Decimal(0)

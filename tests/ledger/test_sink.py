@@ -29,6 +29,8 @@ class TracingConnection(sqlite3.Connection):
 
     def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         TracingConnection.calls.append((threading.get_ident(), sql))
+        if TracingConnection.fail_writes is not None and sql.startswith("INSERT"):
+            raise TracingConnection.fail_writes
         return super().execute(sql, *args)
 
     def executemany(self, sql: str, *args: Any) -> sqlite3.Cursor:

@@ -15,6 +15,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,7 @@ __all__ = [
     "check_ledger",
     "connect",
     "create_ledger",
+    "insert_rows",
     "migrate",
     "pico_to_usd",
     "record_to_row",
@@ -109,7 +111,29 @@ _WRITTEN_COLUMNS = (
     "reasoning_tokens, cost_usd, cost_pico_usd, cost_source, cost_unknown_reason, duration_s, "
     "status, error_type, stream, trace_id, span_id"
 )
-INSERT_SQL = f"INSERT INTO calls ({_WRITTEN_COLUMNS}) VALUES ({', '.join('?' * 23)})"
+_ONE_ROW = f"({', '.join('?' * 23)})"
+INSERT_SQL = f"INSERT INTO calls ({_WRITTEN_COLUMNS}) VALUES {_ONE_ROW}"
+# Rows per INSERT statement: SQLite allows 32,766 bound values per statement since 3.32, 999 before.
+_ROWS_PER_STATEMENT = 400 if sqlite3.sqlite_version_info >= (3, 32, 0) else 40
+_FULL_INSERT_SQL = (
+    f"INSERT INTO calls ({_WRITTEN_COLUMNS}) VALUES {', '.join([_ONE_ROW] * _ROWS_PER_STATEMENT)}"
+)
+
+
+def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Insert ``record_to_row`` rows, hundreds per statement.
+
+    One multi-row statement instead of ``executemany``: the sqlite3 module releases and retakes
+    the GIL around every statement step, and each retake makes the application's threads hand
+    the GIL over, so one step per row slowed the calling threads more than the writing itself.
+    """
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        if len(chunk) == _ROWS_PER_STATEMENT:
+            sql = _FULL_INSERT_SQL
+        else:
+            sql = f"INSERT INTO calls ({_WRITTEN_COLUMNS}) VALUES {', '.join([_ONE_ROW] * len(chunk))}"
+        conn.execute(sql, list(chain.from_iterable(chunk)))
 
 
 def _usd_to_pico(cost: Decimal) -> int | None:

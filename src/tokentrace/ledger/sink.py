@@ -23,12 +23,12 @@ from .._guard import logger
 from ..records import CallRecord
 from .paths import default_ledger_path
 from .schema import (
-    INSERT_SQL,
     MIGRATIONS,
     LedgerError,
     Migration,
     connect,
     create_ledger,
+    insert_rows,
     migrate,
     record_to_row,
     use_wal,
@@ -226,7 +226,7 @@ class LedgerSink:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(INSERT_SQL, rows)
+                insert_rows(conn, rows)
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:

@@ -12,14 +12,12 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opentelemetry import context as otel_context
-
 from .. import budgeting, content
 from .._guard import internal_error
 from ..bodies import BodyObserver
 from ..extract import ApiKind, api_kind_for_path, request_attributes
 from ..providers import endpoint_for
-from ..recorder import OPENAI_PROVIDERS, SDK_CALL_KEY, LLMCall, Recorder
+from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder, in_recorded_call
 from ..tracking import current_path
 
 __all__ = ["EndpointTable", "HttpStarted", "begin_http", "finish_read_body", "observer_for", "refuser"]
@@ -93,7 +91,7 @@ def begin_http(
     if method != "POST":
         return None
     kind = table.match(url)
-    if kind is None or otel_context.get_value(SDK_CALL_KEY):
+    if kind is None or in_recorded_call():
         return None
     payload = _json_body(body)
     if payload is None:

@@ -11,11 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from opentelemetry import context as otel_context
-
 from .._guard import internal_error
 from ..bodies import observe_response
-from ..recorder import SDK_CALL_KEY, Recorder
+from ..recorder import Recorder, in_recorded_call
 from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, refuser
 
 __all__ = ["make_wrappers", "targets"]
@@ -45,7 +43,7 @@ def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wr
         request: Any = args[0] if args else kwargs.get("request")
         try:
             # Cheapest tests first: most traffic is not a POST, and the SDK's own calls carry a flag.
-            if request.method != "POST" or otel_context.get_value(SDK_CALL_KEY):
+            if request.method != "POST" or in_recorded_call():
                 return None
             if table.match(str(request.url)) is None:
                 return None
