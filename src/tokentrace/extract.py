@@ -89,29 +89,45 @@ class _Attributes:
 _NOTHING: Mapping[str, Any] = {}
 
 
+_MAPPING, _MODEL, _OBJECT = 0, 1, 2
+_kinds_by_type: dict[type, int] = {}
+
+
+def _kind_of(cls: type, obj: Any) -> int:
+    kind = _MAPPING if issubclass(cls, Mapping) else _MODEL if hasattr(obj, "__dict__") else _OBJECT
+    if len(_kinds_by_type) < 4096:
+        _kinds_by_type[cls] = kind
+    return kind
+
+
 def _view(obj: Any) -> Any:
     """Something with ``.get(key)`` (None when absent) over decoded JSON or an SDK model.
 
     SDK models are pydantic models whose declared fields live in ``__dict__`` and whose extra
     fields (a provider's additions, like OpenRouter's ``usage.cost``) live in
     ``__pydantic_extra__``. Reading those dicts directly avoids pydantic's slow ``__getattr__``;
-    for the common model without extras the view is its ``__dict__`` itself.
+    for the common model without extras the view is its ``__dict__`` itself. What kind of object
+    a type is gets decided once per type.
     """
-    if type(obj) is dict:
+    cls = type(obj)
+    if cls is dict:
         return obj
     if obj is None:
         return _NOTHING
-    fields = getattr(obj, "__dict__", None)
-    if fields is None or isinstance(obj, Mapping):
-        return obj if isinstance(obj, Mapping) else _Attributes(obj)
-    extra = getattr(obj, "__pydantic_extra__", None)
-    if not extra:
-        return fields
-    merged = dict(fields)
-    for key, value in extra.items():
-        if merged.get(key) is None:
-            merged[key] = value
-    return merged
+    kind = _kinds_by_type.get(cls)
+    if kind is None:
+        kind = _kind_of(cls, obj)
+    if kind == _MODEL:
+        fields = obj.__dict__
+        extra = getattr(obj, "__pydantic_extra__", None)
+        if not extra:
+            return fields
+        merged = dict(fields)
+        for key, value in extra.items():
+            if merged.get(key) is None:
+                merged[key] = value
+        return merged
+    return obj if kind == _MAPPING else _Attributes(obj)
 
 
 def _get(obj: Any, key: str) -> Any:
@@ -373,6 +389,9 @@ def responses_finish_reason(response: Any) -> str | None:
     return status if isinstance(status, str) else None
 
 
+_RESPONSES, _MESSAGES = ApiKind.RESPONSES, ApiKind.MESSAGES  # module globals: cheaper per chunk
+
+
 class StreamAccumulator:
     """Collects what a stream says, chunk by chunk, into one ``ResponseInfo``.
 
@@ -392,33 +411,37 @@ class StreamAccumulator:
         self.final_response: Any = None
 
     def add(self, chunk: Any) -> bool:
-        if self.kind is ApiKind.RESPONSES:
+        kind = self.kind
+        if kind is _RESPONSES:
             self._add_event(chunk)
             return False
-        if self.kind is ApiKind.MESSAGES:
+        if kind is _MESSAGES:
             self._add_anthropic_event(chunk)
             return False
         info = self.info
+        fields = _view(chunk)
+        get = fields.get
         if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
-            info.model = _model(_get(chunk, "model")) or None
-            info.id = _text(_get(chunk, "id")) or None
-            info.system_fingerprint = _text(_get(chunk, "system_fingerprint"))
-            info.service_tier = _text(_get(chunk, "service_tier"))
-        choices = _get(chunk, "choices")
-        if not isinstance(choices, (list, tuple)):
-            choices = ()
+            info.model = _model(get("model")) or None
+            info.id = _text(get("id")) or None
+            info.system_fingerprint = _text(get("system_fingerprint"))
+            info.service_tier = _text(get("service_tier"))
+        choices = get("choices")
         if choices:
-            if self.texts is not None:
+            if not isinstance(choices, (list, tuple)):
+                choices = ()
+            elif self.texts is not None:
                 self._collect_text(choices)
             for choice in choices:
-                reason = _get(choice, "finish_reason")
+                choice_fields = _view(choice)
+                reason = choice_fields.get("finish_reason")
                 if reason is not None:
-                    index = _get(choice, "index")
+                    index = choice_fields.get("index")
                     self._reasons[index if type(index) is int else len(self._reasons)] = _text(reason)
-                    groq = _get(chunk, "x_groq")  # Groq puts usage here on the last chunk
+                    groq = get("x_groq")  # Groq puts usage here on the last chunk
                     if groq is not None:
                         info.usage = usage_from(_get(groq, "usage")) or info.usage
-        raw_usage = _get(chunk, "usage")
+        raw_usage = get("usage")
         if raw_usage is not None:
             info.usage = usage_from(raw_usage)
             return self._hide_usage_chunk and not choices

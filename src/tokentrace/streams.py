@@ -36,21 +36,24 @@ def stream_content(acc: StreamAccumulator) -> dict[str, str]:
 class StreamState:
     """What one stream has shown so far, and whether its record is finished."""
 
-    __slots__ = ("acc", "call", "done", "recorder")
+    __slots__ = ("_add", "_first", "acc", "call", "done", "recorder")
 
     def __init__(self, recorder: Recorder, call: LLMCall, acc: StreamAccumulator) -> None:
         self.recorder = recorder
         self.call = call
         self.acc = acc
         self.done = False
+        self._first = True
+        self._add = acc.add
 
     def on_chunk(self, chunk: Any) -> bool:
         """Note one chunk; True means hide it from the caller."""
-        call = self.call
-        if call.time_to_first_chunk is None:
+        if self._first:
+            self._first = False
+            call = self.call
             call.time_to_first_chunk = time.perf_counter() - call.start
         try:
-            return self.acc.add(chunk)
+            return self._add(chunk)
         except Exception as exc:
             internal_error("reading a stream chunk", exc)
             return False
