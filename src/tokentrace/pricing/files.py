@@ -101,6 +101,8 @@ def _parse_toml(text: str, path: str) -> tuple[object, _TomlLocator]:
         if line is None:
             found = _LINE_IN_MESSAGE.search(str(error))
             line = int(found.group(1)) if found else None
+        if line is None and "end of document" in str(error):  # a file cut short, half-written say
+            line = max(len(text.splitlines()), 1)
         raise PriceFileError(path, [Problem(line, "", f"TOML syntax error: {error}")]) from None
     return data, _TomlLocator(text)
 
