@@ -33,6 +33,7 @@ from .instruments import make_instruments
 from .pricing import Cost
 from .providers import Endpoint
 from .records import CallRecord, ResponseInfo, Usage
+from .redact import redact
 from .tracking import TrackingIdCap, current_path
 
 __all__ = ["OPENAI_PROVIDERS", "LLMCall", "Recorder", "in_recorded_call"]
@@ -64,6 +65,7 @@ class LLMCall:
         "operation",
         "request_model",
         "response",
+        "secrets",
         "span",
         "start",
         "stream",
@@ -96,6 +98,8 @@ class LLMCall:
         self.metric_attributes: dict[str, Any] = {}
         self.content_attributes: dict[str, str] | None = None
         self.cost: Cost | None = None
+        self.secrets: tuple[str | None, ...] = ()
+        """The client's own credentials, kept out of error messages (set by the patch on failure)."""
         self.openai_api = endpoint.provider in OPENAI_PROVIDERS
 
     @property
@@ -243,7 +247,7 @@ class Recorder:
             status_code = getattr(error, "status_code", None)
             if type(status_code) is int:
                 attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
-            span.set_status(Status(StatusCode.ERROR, str(error)[:512]))
+            span.set_status(Status(StatusCode.ERROR, redact(str(error)[:2048], call.secrets)[:512]))
         elif status_code is not None and status_code >= 400:
             call.error_type = str(status_code)
             attributes[names.ERROR_TYPE] = metric_attributes[names.ERROR_TYPE] = call.error_type

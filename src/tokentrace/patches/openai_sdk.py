@@ -46,6 +46,26 @@ class _Started:
         self.hide_usage_chunk = hide_usage_chunk
 
 
+def _client_secrets(client: Any) -> tuple[str | None, ...]:
+    """The credentials a client sends: its API key, its auth-like headers, its query values."""
+    try:
+        found: list[object] = [getattr(client, "api_key", None)]
+        headers = getattr(client, "_custom_headers", None)
+        if isinstance(headers, Mapping):
+            found += [v for k, v in headers.items() if _secret_header(k)]
+        query = getattr(client, "_custom_query", None)
+        if isinstance(query, Mapping):
+            found += list(query.values())
+        return tuple(v for v in found if isinstance(v, str))
+    except Exception:  # called while the caller's own exception is on its way: never add one
+        return ()
+
+
+def _secret_header(name: object) -> bool:
+    lowered = str(name).lower()
+    return any(part in lowered for part in ("auth", "key", "token", "secret"))
+
+
 def _endpoint(client: Any) -> Endpoint:
     """The client's endpoint, cached on the client and recomputed if its base URL changes."""
     base = client._base_url
@@ -143,6 +163,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
             result = wrapped(*args, **kwargs)
         except BaseException as error:
             recorder.deactivate(token)
+            started.call.secrets = _client_secrets(instance)
             _guarded(fail, started, error)
             raise
         recorder.deactivate(token)
@@ -171,6 +192,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
             result = await wrapped(*args, **kwargs)
         except BaseException as error:
             recorder.deactivate(token)
+            started.call.secrets = _client_secrets(instance)
             _guarded(fail, started, error)
             raise
         recorder.deactivate(token)
