@@ -370,22 +370,37 @@ def test_otlp_endpoint_trouble_never_slows_or_breaks_calls(
 # --- the ledger's disk --------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
-def test_read_only_ledger_folder(
+def test_ledger_where_nothing_can_be_written(
     instrument: Any, server: DevServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # A read-only folder for a normal user; for root (who writes anywhere) a "folder" that is a file.
     folder = tmp_path / "ro"
-    folder.mkdir()
-    folder.chmod(0o500)
+    if os.geteuid() == 0:
+        folder.write_text("a file, not a folder")
+    else:
+        folder.mkdir()
+        folder.chmod(0o500)
     try:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-faults", max_retries=0)
+        server.script(*[json_reply(_SMALL_CHAT)] * 6)
         plain = [outcome(lambda: chat(client)) for _ in range(3)]
         instrument(ledger=str(folder / "ledger.sqlite3"))
         recorded = [outcome(lambda: chat(client)) for _ in range(3)]
     finally:
-        folder.chmod(0o700)
+        if folder.is_dir():
+            folder.chmod(0o700)
     assert plain == recorded
     assert len([m for m in tokentrace_logs(caplog) if "ledger" in m]) == 1
+
+
+_SMALL_CHAT = {
+    "id": "chatcmpl-small",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "gpt-4.1",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
 
 
 _DISK_FULL_APP = textwrap.dedent(

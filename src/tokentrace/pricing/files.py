@@ -198,18 +198,26 @@ def _parse_yaml(text: str, path: str) -> tuple[object, _YamlLocator]:
 
     DecimalLoader.add_constructor("tag:yaml.org,2002:float", construct_decimal)
     DecimalLoader.add_constructor("tag:yaml.org,2002:timestamp", construct_date_text)
-    loader = DecimalLoader(text)
+    loader = None
     try:
+        loader = DecimalLoader(text)  # its reader refuses control characters already here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else {}
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(error, "problem", None) or str(error)
+        line = mark.line + 1 if mark is not None else _reader_line(text, error)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise PriceFileError(path, [Problem(line, "", f"YAML syntax error: {problem}")]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return data, _YamlLocator(node)
+
+
+def _reader_line(text: str, error: Exception) -> int | None:
+    """The line of a character YAML's reader refused (its error has a position, not a mark)."""
+    position = getattr(error, "position", None)
+    return text.count("\n", 0, position) + 1 if isinstance(position, int) else None
 
 
 class _YamlLocator:
