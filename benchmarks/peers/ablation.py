@@ -31,7 +31,7 @@ __all__ = ["STEPS", "parts", "stream_split"]
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("full", "tokentrace defaults"),
-    ("ledger", "the SQLite ledger (on by default without an OTLP endpoint)"),
+    ("ledger", "the SQLite ledger (off by default when the app passes its own providers, as here)"),
     ("summary", "the in-process summary sink"),
     ("record", "building the CallRecord that sinks and budgets get"),
     ("cost", "pricing, the cost span attributes and the cost metrics"),
