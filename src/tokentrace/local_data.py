@@ -2,8 +2,9 @@
 
 Summaries are always on (bounded memory, a few µs per call). The ledger is on when asked for
 (``instrument(ledger=...)``, ``TOKENTRACE_LEDGER``), and by default when the app has nowhere else
-to send its data: no OTLP endpoint configured and no OpenTelemetry providers of its own. Budgets read what was already
-spent in their windows from the ledger at start, so a restart does not reset a monthly budget.
+to send its data: no OTLP endpoint configured and no OpenTelemetry providers of its own. Budgets
+read what was already spent in their windows from the ledger at start, so a restart does not reset
+a monthly budget.
 """
 
 from __future__ import annotations
