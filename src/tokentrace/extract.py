@@ -20,6 +20,7 @@ __all__ = [
     "ApiKind",
     "StreamAccumulator",
     "api_kind_for_path",
+    "model_name",
     "request_attributes",
     "response_info",
     "usage_from",
@@ -137,12 +138,13 @@ def _get(obj: Any, key: str) -> Any:
     return _view(obj).get(key)
 
 
-_MAX_MODEL_LENGTH = 256
+MAX_MODEL_LENGTH = 256
+"""Model names longer than this (a caller's or a server's) are cut: they go on every sink."""
 
 
-def _model(value: Any) -> str | None:
-    """A model name as a response states it, bounded: a server may send anything."""
-    return value[:_MAX_MODEL_LENGTH] if isinstance(value, str) else None
+def model_name(value: Any) -> str | None:
+    """A model name as a request or a response states it, bounded; None when not a string."""
+    return value[:MAX_MODEL_LENGTH] if isinstance(value, str) else None
 
 
 def _count(value: Any) -> int | None:
@@ -330,7 +332,7 @@ def response_info(kind: ApiKind, response: Any) -> ResponseInfo:
     """Model, id, finish reasons and usage of a complete (non-streamed) response."""
     fields = _view(response)
     get = fields.get
-    info = ResponseInfo(model=_model(get("model")))
+    info = ResponseInfo(model=model_name(get("model")))
     if kind is ApiKind.MESSAGES:
         info.id = _text(get("id"))
         info.usage = anthropic_usage(get("usage"))
@@ -422,7 +424,7 @@ class StreamAccumulator:
         fields = _view(chunk)
         get = fields.get
         if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
-            info.model = _model(get("model")) or None
+            info.model = model_name(get("model")) or None
             info.id = _text(get("id")) or None
             info.system_fingerprint = _text(get("system_fingerprint"))
             info.service_tier = _text(get("service_tier"))
@@ -474,7 +476,7 @@ class StreamAccumulator:
         info = self.info
         if event_type == "message_start":
             message = _get(event, "message")
-            info.model = _model(_get(message, "model"))
+            info.model = model_name(_get(message, "model"))
             info.id = _text(_get(message, "id"))
             info.usage = anthropic_usage(_get(message, "usage"))
         elif event_type == "message_delta":

@@ -15,14 +15,13 @@ from typing import Any
 from .. import budgeting, content
 from .._guard import internal_error
 from ..bodies import BodyObserver
-from ..extract import ApiKind, api_kind_for_path, request_attributes
+from ..extract import ApiKind, api_kind_for_path, model_name, request_attributes
 from ..providers import endpoint_for
 from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder, in_recorded_call
 from ..tracking import current_path
 
 __all__ = ["EndpointTable", "HttpStarted", "begin_http", "finish_read_body", "observer_for", "refuser"]
 
-_MAX_MODEL_LENGTH = 256
 _DEFAULT_SUFFIXES = ("completions", "embeddings", "responses", "/v1/messages")
 
 
@@ -99,7 +98,7 @@ def begin_http(
     endpoint = endpoint_for(_origin(url))
     stream = payload.get("stream") is True
     model = payload.get("model")
-    model = model[:_MAX_MODEL_LENGTH] if isinstance(model, str) else None
+    model = model_name(model)
     new_body = None
     gate = budgeting.gate(endpoint.provider, model, current_path(), payload)
     if gate is not None and gate.downgraded_from is not None:

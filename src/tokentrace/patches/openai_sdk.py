@@ -16,7 +16,14 @@ from typing import Any
 
 from .. import budgeting, content
 from .._guard import internal_error
-from ..extract import ApiKind, StreamAccumulator, api_kind_for_path, request_attributes, response_info
+from ..extract import (
+    ApiKind,
+    StreamAccumulator,
+    api_kind_for_path,
+    model_name,
+    request_attributes,
+    response_info,
+)
 from ..providers import Endpoint, endpoint_for, host_matches
 from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder
 from ..streams import AsyncStreamProxy, StreamState, SyncStreamProxy
@@ -30,7 +37,6 @@ TARGETS: tuple[tuple[str, str], ...] = (
     ("openai._base_client", "AsyncAPIClient.request"),
 )
 
-_MAX_MODEL_LENGTH = 256
 _ENDPOINT_ATTR = "_tokentrace_endpoint"
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
 
@@ -99,7 +105,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         endpoint = _endpoint(client)
         stream = body.get("stream") is True
         model = body.get("model")
-        model = model[:_MAX_MODEL_LENGTH] if isinstance(model, str) else None
+        model = model_name(model)
         gate = budgeting.gate(endpoint.provider, model, current_path(), body)
         if gate is not None and gate.downgraded_from is not None:
             body = {**body, "model": gate.model}  # a copy: the caller's arguments stay as they were
