@@ -357,8 +357,9 @@ def test_otlp_endpoint_trouble_never_slows_or_breaks_calls(
             collector.stop()
     assert all(r.usage is not None and r.usage.total_tokens > 0 for r in results)
     slower = statistics.median(latencies) - statistics.median(baseline)
-    # exports run on the SDK's own threads: a dead or hung collector adds nothing to a call
-    assert slower < 0.005, (endpoint, statistics.median(baseline), statistics.median(latencies))
+    # exports run on the SDK's own threads: a dead or hung collector adds nothing to a call (an export
+    # on the calling thread would add its 2 s timeout; 20 ms leaves room for a shared machine)
+    assert slower < 0.02, (endpoint, statistics.median(baseline), statistics.median(latencies))
     assert not [m for m in tokentrace_logs(caplog) if "tokentrace" in m and "error" in m.lower()]
     if collector is not None:
         assert collector.requests > 0
