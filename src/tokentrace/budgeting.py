@@ -95,9 +95,9 @@ def gate(
     provider: str, model: str | None, tracking_path: tuple[str, ...], body: Mapping[str, Any]
 ) -> BudgetGate | None:
     """Check the budgets covering a call; None when there are none (the common, free case)."""
-    budgets = _book.budgets
-    if not budgets:
+    if _book.empty:
         return None
+    budgets = _book.budgets
     worst = _worst_case(provider, body) if any(b.precheck for b in budgets) else None
     try:
         decision = _book.check(model=model, tracking_path=tracking_path, worst_case_usd=worst)

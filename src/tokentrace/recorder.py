@@ -278,7 +278,7 @@ class Recorder:
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
-        charge = gate is not None or bool(budget_book().budgets)
+        charge = gate is not None or not budget_book().empty
         if self.sinks or charge:
             record = _call_record(call, usage)
             if charge:

@@ -110,6 +110,11 @@ class BudgetBook:
     def budgets(self) -> tuple[Budget, ...]:
         return tuple(tally.budget for tally in self._tallies)
 
+    @property
+    def empty(self) -> bool:
+        """No budget at all: the check every call makes first, without building a tuple."""
+        return not self._tallies
+
     def add(self, budget: Budget) -> None:
         """Add a budget, starting from zero spend (see `preload`). Names must be unique."""
         if not isinstance(budget, Budget):

@@ -94,7 +94,10 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
 
     def begin(client: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> _Started | None:
         options = args[1] if len(args) > 1 else kwargs.get("options")
-        if options is None or str(options.method).lower() != "post":
+        if options is None:
+            return None
+        method = options.method
+        if method != "post" and str(method).lower() != "post":  # the SDK writes it lower-case
             return None
         kind = api_kind_for_path(options.url)
         if kind is None:
