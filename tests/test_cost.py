@@ -44,14 +44,29 @@ def test_list_price_on_span_and_metrics(instrumented: Telemetry) -> None:
     assert total.value == pytest.approx(expected)
     assert total.attributes["gen_ai.usage.cost.source"] == "local"
     assert "gen_ai.usage.cost.currency" not in total.attributes  # the unit says USD
+    assert "gen_ai.client.operation.cost" not in metrics  # the per-call histogram is opt-in
+    assert instrumented.metric("gen_ai.client.cost").unit == "USD"
+    assert "tokentrace.calls.cost_unknown" not in metrics
+
+
+def test_per_call_cost_histogram_when_asked(instrument: Any, telemetry: Telemetry) -> None:
+    instrument(cost_histogram=True)
+    client = make_client(reply(payloads.openai_chat(prompt=19, completion=10, cached=4)))
+    for _ in range(3):
+        client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+    expected = (15 * 2 + 4 * 0.5 + 10 * 8) / 1e6
+    metrics = telemetry.metrics()
     (per_call,) = metrics["gen_ai.client.operation.cost"]
-    assert per_call.count == 1
+    assert per_call.count == 3
+    assert per_call.sum == pytest.approx(3 * expected)
     assert per_call.explicit_bounds[0] == 1e-6
     assert per_call.explicit_bounds[-1] == 10.0
     # 0.000112 USD lands in the (1e-4, 3e-4] bucket, not in the first one
-    assert per_call.bucket_counts[list(per_call.explicit_bounds).index(3e-4)] == 1
-    assert instrumented.metric("gen_ai.client.cost").unit == "USD"
-    assert "tokentrace.calls.cost_unknown" not in metrics
+    assert per_call.bucket_counts[list(per_call.explicit_bounds).index(3e-4)] == 3
+    (total,) = metrics["gen_ai.client.cost"]
+    assert total.value == pytest.approx(per_call.sum)
+    assert dict(per_call.attributes) == dict(total.attributes)
+    assert telemetry.metric("gen_ai.client.operation.cost").unit == "USD"
 
 
 def test_cost_breakdown_on_the_span_when_asked(instrument: Any, telemetry: Telemetry) -> None:

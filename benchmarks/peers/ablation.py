@@ -4,11 +4,11 @@ Sync chat on the mock transport, CPU time, blocks of every variant alternated ro
 one process. The variants switch off one more part each, cumulatively, so each step's saving is
 that part's cost *in place* (caches as cold as in a real call, unlike a micro-benchmark):
 
-    full -> ledger off -> summary sink off -> CallRecord off -> cost off -> token/duration
-    histograms off -> plain-HTTP patches off
+    full -> ledger off -> summary off -> cost off -> token/duration histograms off ->
+    plain-HTTP patches off
 
 What remains after the last step is the wrappers, reading the request and the response, and
-the span. Parts are switched off through tokentrace internals (``Recorder.sinks``,
+the span. Parts are switched off through tokentrace internals (``Recorder.summary``,
 ``Recorder._costs``, ``Recorder._instruments``) and settings (``ledger``, ``http``); a step whose
 internals changed is reported as unavailable rather than failing the run.
 
@@ -32,8 +32,7 @@ __all__ = ["STEPS", "parts", "stream_split"]
 STEPS: tuple[tuple[str, str], ...] = (
     ("full", "tokentrace defaults"),
     ("ledger", "the SQLite ledger (off by default when the app passes its own providers, as here)"),
-    ("summary", "the in-process summary sink"),
-    ("record", "building the CallRecord that sinks and budgets get"),
+    ("summary", "the in-process summary (fed without a CallRecord when no other sink needs one)"),
     ("cost", "pricing, the cost span attributes and the cost metrics"),
     ("metrics", "the duration and token histograms (3 points)"),
     ("http", "the plain-HTTP patches (httpx2's send, stepping aside for SDK calls)"),
@@ -77,8 +76,7 @@ class _Variants:
         recorder: Any = TokenTraceInstrumentor().recorder
         try:
             if "summary" in off:
-                # Keep building the record (a no-op sink) until the "record" step drops it too.
-                recorder.sinks[:] = [] if "record" in off else [_noop]
+                recorder.summary = None
             if "cost" in off:
                 recorder._costs.price = _noop
             if "metrics" in off:

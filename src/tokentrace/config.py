@@ -112,6 +112,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("budgets", None, str),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
+    _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
 )
 
 
@@ -143,6 +144,10 @@ class Settings:
     pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
     cost_breakdown: bool = False
     """Also put each call's cost by token kind on its span (``tokentrace.cost.input`` …)."""
+    cost_histogram: bool = False
+    """Also record each call's cost in the ``gen_ai.client.operation.cost`` histogram. Off by
+    default: one more SDK histogram point per call, about as much as the rest of pricing; the
+    cost counter (totals and rates by model and tracking id) is always on and nearly free."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:

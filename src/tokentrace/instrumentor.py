@@ -106,7 +106,7 @@ class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         tracer = trace.get_tracer(__name__, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(__name__, __version__, meter_provider, schema_url=_SCHEMA_URL)
         self._recorder = recorder = Recorder(tracer, meter, settings)
-        recorder.sinks.append(default_summary_sink())
+        recorder.summary = default_summary_sink()
         path = ledger_path(settings.ledger, app_telemetry)
         if path is not None:
             from .ledger import LedgerSink

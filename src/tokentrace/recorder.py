@@ -34,6 +34,7 @@ from .pricing import Cost
 from .providers import Endpoint
 from .records import CallRecord, ResponseInfo, Usage
 from .redact import redact
+from .summary import SummarySink
 from .tracking import TrackingIdCap, current_path
 
 __all__ = ["OPENAI_PROVIDERS", "LLMCall", "Recorder", "in_recorded_call"]
@@ -117,9 +118,12 @@ class Recorder:
         self._cache_write_attribute = metric_names.cache_write_attribute
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
         self._instruments = make_instruments(meter, settings.latest_semconv)
-        self._costs = CostRecorder(meter, settings.cost_breakdown)
+        self._costs = CostRecorder(meter, settings.cost_breakdown, settings.cost_histogram)
         register_budget_metrics(meter)
         self.sinks: list[Sink] = []
+        """Called with a ``CallRecord`` of every finished call (the ledger, the demo, tests)."""
+        self.summary: SummarySink | None = None
+        """The in-process summary, fed directly: no ``CallRecord`` is built for it alone."""
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -278,6 +282,31 @@ class Recorder:
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
+        summary = self.summary
+        if summary is not None:
+            error_type = call.error_type
+            timed_out = error_type is not None and "Timeout" in error_type
+            if cost is not None:
+                amount: Decimal | None = cost.amount
+            else:  # a refused call was never sent: it cost nothing
+                amount = _ZERO if gate is not None and gate.refusal is not None else None
+            model = (response.model if response is not None else None) or call.request_model
+            path = call.tracking_path
+            if usage is None:
+                usage = _NO_USAGE
+            summary.add(
+                (model or "", path[-1] if path else "", endpoint.provider, call.operation),
+                usage.input_tokens or 0,
+                usage.output_tokens or 0,
+                usage.cache_read_tokens or 0,
+                usage.reasoning_tokens or 0,
+                amount,
+                call.duration,
+                timed_out,
+                not timed_out and error_type is not None,
+            )
+            if usage is _NO_USAGE:
+                usage = None
         charge = gate is not None or not budget_book().empty
         if self.sinks or charge:
             record = _call_record(call, usage)
@@ -291,6 +320,7 @@ class Recorder:
 
 
 _ZERO = Decimal(0)
+_NO_USAGE = Usage()
 
 
 def _budget_events(span: Any, gate: BudgetGate) -> None:

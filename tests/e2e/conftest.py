@@ -63,6 +63,8 @@ def app(workdir: Path, phoenix: Phoenix, metrics_port: int) -> Iterator[App]:
         "OTEL_SERVICE_NAME": SERVICE,
         "OTEL_RESOURCE_ATTRIBUTES": f"openinference.project.name={PROJECT}",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
+        # opt-in: the per-call cost histogram, checked against the counter in Prometheus
+        "TOKENTRACE_COST_HISTOGRAM": "true",
     }
     with App.running(workdir / "app", metrics_port, env) as running:
         assert running.done["spans_flushed"], "the app could not export its spans to Phoenix"

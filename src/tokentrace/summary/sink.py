@@ -108,15 +108,8 @@ class SummarySink:
 
     def __call__(self, record: CallRecord) -> None:
         try:
-            # Read and clean everything before taking the lock, so that an odd record either
-            # counts in full or not at all, and the lock is held only for the updates.
-            now = self._clock()
-            key = (
-                record.response_model or record.request_model or "",
-                record.tracking_id or "",
-                record.provider or "",
-                record.operation or "",
-            )
+            # Read and clean everything before counting, so that an odd record either counts in
+            # full or not at all.
             input_tokens = record.input_tokens
             if input_tokens.__class__ is not int:
                 input_tokens = _tokens(input_tokens)
@@ -135,12 +128,55 @@ class SummarySink:
             duration = record.duration
             if duration.__class__ is not float:
                 duration = _seconds(duration)
+            timed_out = bool(record.timed_out)
+            key = (
+                record.response_model or record.request_model or "",
+                record.tracking_id or "",
+                record.provider or "",
+                record.operation or "",
+            )
+            hash(key)  # an unhashable field drops the record here, before anything is counted
+        except Exception as exc:
+            with self._lock:
+                self._dropped += 1
+            internal_error("adding a call to the in-process summary", exc)
+            return
+        self.add(
+            key,
+            input_tokens,
+            output_tokens,
+            cache_read,
+            reasoning,
+            cost,
+            duration,
+            timed_out,
+            not timed_out and bool(record.error_type),
+        )
+
+    def add(
+        self,
+        key: Key,
+        input_tokens: int,
+        output_tokens: int,
+        cache_read_tokens: int,
+        reasoning_tokens: int,
+        cost: Decimal | None,
+        duration: float,
+        timed_out: bool,
+        failed: bool,
+    ) -> None:
+        """Count one call from values already clean (what ``__call__`` makes of a record).
+
+        ``key`` is (model, tracking id, provider, operation), each a string ("" when absent);
+        token counts are ints (0 when not reported); ``cost`` a finite ``Decimal`` or None when
+        unknown; ``failed`` means an error other than a timeout. The recorder calls this directly,
+        without building a ``CallRecord``, when no other sink needs one.
+        """
+        try:
+            now = self._clock()
             # Negative, NaN and infinite durations say nothing about latency: left out of it.
             timed = 0.0 <= duration < _INF
             nanos = round(duration * 1e9) if timed else 0
-            timed_out = record.timed_out
-            failed = not timed_out and bool(record.error_type)
-
             with self._lock:
                 ring = self._ring
                 if now >= ring.current_end:
@@ -155,8 +191,8 @@ class SummarySink:
                     totals.errors += 1
                 totals.input_tokens += input_tokens
                 totals.output_tokens += output_tokens
-                totals.cache_read_tokens += cache_read
-                totals.reasoning_tokens += reasoning
+                totals.cache_read_tokens += cache_read_tokens
+                totals.reasoning_tokens += reasoning_tokens
                 if cost is None:
                     totals.unknown_cost_calls += 1
                 else:
