@@ -138,9 +138,8 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         if isinstance(result, async_stream_cls):
             acc = StreamAccumulator(started.kind, started.hide_usage_chunk, capture)
             return AsyncStreamProxy(result, StreamState(recorder, call, acc))
-        http_response = getattr(result, "http_response", None)
-        if http_response is not None and not hasattr(result, "choices"):
-            _finish_raw(recorder, started, http_response)
+        if _is_raw_response(result):
+            _finish_raw(recorder, started, result.http_response)
             return result
         if capture:
             call.content_attributes = {
@@ -245,6 +244,24 @@ def _with_usage(body: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(options) if isinstance(options, Mapping) else {}
     merged["include_usage"] = True
     return {**body, "stream_options": merged}
+
+
+_raw_by_type: dict[type, bool] = {}
+
+
+def _is_raw_response(result: Any) -> bool:
+    """Whether ``result`` is a ``with_raw_response`` wrapper rather than a parsed model.
+
+    Decided once per type: asking a pydantic model for an attribute it lacks goes through its
+    ``__getattr__`` and an exception, a few microseconds on every call otherwise.
+    """
+    cls = type(result)
+    raw = _raw_by_type.get(cls)
+    if raw is None:
+        raw = getattr(result, "http_response", None) is not None and not hasattr(result, "choices")
+        if len(_raw_by_type) < 256:
+            _raw_by_type[cls] = raw
+    return raw
 
 
 def _finish_raw(recorder: Recorder, started: _Started, http_response: Any) -> None:

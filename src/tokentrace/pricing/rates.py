@@ -104,43 +104,52 @@ class Rates:
         Missing counts are zero; inconsistent ones are clamped (a part larger than its whole is
         billed as reported, and the remainder never goes below zero) so pricing never raises.
         """
+        # None (not reported) and negative counts (a buggy provider or patch) count as zero.
         input_tokens = usage.input_tokens or 0
         output_tokens = usage.output_tokens or 0
         cache_read = usage.cache_read_tokens or 0
         cache_write = usage.cache_write_tokens or 0
         reasoning = usage.reasoning_tokens or 0
-        # Negative counts can only come from a buggy provider or patch; treat them as zero.
-        input_tokens = max(input_tokens, 0)
-        output_tokens = max(output_tokens, 0)
-        cache_read = max(cache_read, 0)
-        cache_write = max(cache_write, 0)
-        reasoning = max(reasoning, 0)
+        if min(input_tokens, output_tokens, cache_read, cache_write, reasoning) < 0:
+            input_tokens, output_tokens, cache_read, cache_write, reasoning = (
+                max(count, 0) for count in (input_tokens, output_tokens, cache_read, cache_write, reasoning)
+            )
 
         for band in self._bands:  # the last band (threshold -1) always matches
             if input_tokens > band[0]:
                 break
-        plain_input = max(input_tokens - cache_read - cache_write, 0)
-        plain_output = max(output_tokens - reasoning, 0)
-        # Skipping zero counts keeps the common call (no cache, no reasoning) fast and its parts tidy.
-        input_part = _mul(plain_input, band[1]) if plain_input else ZERO
-        output_part = _mul(plain_output, band[2]) if plain_output else ZERO
-        read_part = _mul(cache_read, band[3]) if cache_read else ZERO
-        write_part = _mul(cache_write, band[4]) if cache_write else ZERO
-        reasoning_part = _mul(reasoning, band[5]) if reasoning else ZERO
-        amount = _add(_add(_add(input_part, output_part), _add(read_part, write_part)), reasoning_part)
-        if self.request:
-            amount = _add(amount, self.request)
+        plain_input = input_tokens - cache_read - cache_write
+        plain_output = output_tokens - reasoning
+        # Only non-zero parts are priced and added: the common call (no cache, no reasoning) is
+        # two products and one sum, and its zero parts stay a tidy 0.
+        amount = input_part = _mul(plain_input, band[1]) if plain_input > 0 else ZERO
+        output_part = read_part = write_part = reasoning_part = ZERO
+        if plain_output > 0:
+            output_part = _mul(plain_output, band[2])
+            amount = _add(amount, output_part)
+        if cache_read:
+            read_part = _mul(cache_read, band[3])
+            amount = _add(amount, read_part)
+        if cache_write:
+            write_part = _mul(cache_write, band[4])
+            amount = _add(amount, write_part)
+        if reasoning:
+            reasoning_part = _mul(reasoning, band[5])
+            amount = _add(amount, reasoning_part)
+        request = self.request
+        if request:
+            amount = _add(amount, request)
         return Cost(
-            amount=amount,
-            input=input_part,
-            output=output_part,
-            cache_read=read_part,
-            cache_write=write_part,
-            reasoning=reasoning_part,
-            request=self.request,
-            source="local",
-            entry=self.entry,
-            date=self.date,
+            amount,
+            input_part,
+            output_part,
+            read_part,
+            write_part,
+            reasoning_part,
+            request,
+            "local",
+            self.entry,
+            self.date,
         )
 
 
