@@ -61,6 +61,8 @@ class Telemetry:
 def _no_default_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never write the user's own ledger; ledger tests name a file of their own."""
     monkeypatch.setenv("TOKENTRACE_LEDGER", "off")
+    # Nor the user's saved price lookups (tests/pricing/test_saved_lookups.py names a folder).
+    monkeypatch.setenv("TOKENTRACE_PRICE_CACHE", "off")
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Union
 
+from tokentrace.pricing._saved import bundled_data_in_use, saved_lookups
 from tokentrace.pricing.rates import Rates, RateTier
 
 if TYPE_CHECKING:
@@ -60,6 +61,24 @@ def version() -> str:
 
 def lookup(provider: str | None, model: str, service_tier: str | None, now: float) -> Lookup:
     """Rates for ``model`` at ``provider`` (a gen_ai.provider.name value, a host, or ``None``).
+
+    Answered from the lookups saved on disk by an earlier process when one is valid now
+    (``_saved``), else from genai-prices' data, and then saved.
+    """
+    store = saved_lookups() if bundled_data_in_use() else None
+    if store is None:
+        return _lookup(provider, model, service_tier, now)
+    key = f"{provider or ''}\n{model.lower()}\n{service_tier or ''}"
+    found = store.get(key, now)
+    if found is None:
+        found = _lookup(provider, model, service_tier, now)
+        if bundled_data_in_use():
+            store.put(key, found)
+    return found
+
+
+def _lookup(provider: str | None, model: str, service_tier: str | None, now: float) -> Lookup:
+    """``lookup`` from genai-prices' data.
 
     A known provider is looked up under its genai-prices id. Any other provider is a host: if it
     matches a genai-prices API pattern that provider is used, else the provider is guessed from the
