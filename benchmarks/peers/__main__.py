@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import catalog, report, venvs
+from . import catalog, instructions, report, venvs
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO = BENCH_DIR.parent
@@ -98,13 +98,21 @@ class Runner:
         self.log_dir = log_dir
         self.failures: list[str] = []
 
-    def run(self, peer: catalog.Peer, mode: str, config: dict[str, Any], label: str) -> dict[str, Any] | None:
+    def run(
+        self,
+        peer: catalog.Peer,
+        mode: str,
+        config: dict[str, Any],
+        label: str,
+        prefix: tuple[str, ...] = (),
+    ) -> dict[str, Any] | None:
+        """Run one worker (under ``prefix``, e.g. valgrind); its output goes to ``log_path``."""
         python = venvs.python_of(VENV_ROOT, peer.venv)
         with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as handle:
             out = Path(handle.name)
-        command = [str(python), "-m", "peers.worker", "--peer", peer.key, "--mode", mode]
+        command = [*prefix, str(python), "-m", "peers.worker", "--peer", peer.key, "--mode", mode]
         command += ["--config", json.dumps(config), "--out", str(out)]
-        log = self.log_dir / f"{peer.key}-{label}.log"
+        log = self.log_path(peer, label)
         try:
             with open(log, "w", encoding="utf-8") as log_handle:
                 completed = subprocess.run(
@@ -126,6 +134,9 @@ class Runner:
             return None
         finally:
             out.unlink(missing_ok=True)
+
+    def log_path(self, peer: catalog.Peer, label: str) -> Path:
+        return self.log_dir / f"{peer.key}-{label}.log"
 
     def _failed(self, peer: catalog.Peer, label: str, why: str, log: Path) -> None:
         tail = log.read_text(errors="replace").strip().splitlines()[-5:] if log.exists() else []
@@ -406,6 +417,27 @@ def _profile_only(output: Path) -> int:
     return 0 if raw["profile"] else 1
 
 
+def _instructions_only(output: Path) -> int:
+    runs = sorted((VENV_ROOT / "logs").glob("*/results.json"))
+    if not runs:
+        raise SystemExit("no earlier run under benchmarks/.venvs/logs/: run the benchmark first")
+    if not instructions.available():
+        raise SystemExit("valgrind is not on PATH")
+    raw = json.loads(runs[-1].read_text())
+    if raw.get("tokentrace_sources") != _sources_digest():
+        raise SystemExit(
+            f"tokentrace's sources changed since {runs[-1].parent.name}: run the whole benchmark"
+        )
+    print(f"instructions only, on {runs[-1].parent.name}", flush=True)
+    runner = Runner(runs[-1].parent)
+    active = [p for p in catalog.PEERS if p.key in raw["peers"] and p.key not in raw["skipped"]]
+    raw["instructions"] = instructions.measure(runner, active)
+    runs[-1].write_text(json.dumps(raw, indent=1))
+    report.write(raw, output)
+    print(f"report: {output}", flush=True)
+    return 1 if runner.failures else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bash benchmarks/run.sh", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and calls: a few minutes")
@@ -416,6 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", help="comma-separated peer keys (default: all); baselines are added")
     parser.add_argument("--reinstall", action="store_true", help="recreate every venv")
     parser.add_argument("--no-profile", action="store_true", help="skip the tokentrace hot-path profile")
+    parser.add_argument(
+        "--no-instructions", action="store_true", help="skip the callgrind instruction counts (about 12 min)"
+    )
+    parser.add_argument(
+        "--instructions-only",
+        action="store_true",
+        help="re-run only the instruction counts, on the last run's results (same sources), and rewrite the report",
+    )
     parser.add_argument("--output", default=str(BENCH_DIR / "RESULTS.md"), help="Markdown report to write")
     parser.add_argument(
         "--profile-only",
@@ -425,6 +465,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.profile_only:
         return _profile_only(Path(args.output))
+    if args.instructions_only:
+        return _instructions_only(Path(args.output))
 
     started = time.monotonic()
     config = json.loads(json.dumps(_QUICK if args.quick else _FULL))
@@ -508,6 +550,11 @@ def main(argv: list[str] | None = None) -> int:
         futures = {p.key: pool.submit(runner.run, p, "memory", memory_config, "memory") for p in active}
         memory = {key: future.result() for key, future in futures.items()}
 
+    counted = None
+    if not args.no_instructions and instructions.available():
+        print("instructions: callgrind counts per call (mock transport), two workers at a time", flush=True)
+        counted = instructions.measure(runner, active)
+
     profile = None
     if not args.no_profile and any(p.key == "tokentrace" for p in active):
         print("profile: tokentrace's hot path (sync chat, mock transport)", flush=True)
@@ -532,6 +579,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": startup,
         "bench": bench,
         "memory": memory,
+        "instructions": counted,
         "profile": profile,
     }
     raw_path = log_dir / "results.json"

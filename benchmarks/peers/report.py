@@ -275,6 +275,102 @@ def _targets(raw: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _instructions(raw: dict[str, Any]) -> list[str]:
+    """Added instructions per call (callgrind), their µs at the baseline's rate, and the targets on them."""
+    counted: dict[str, dict[str, float | None]] = raw.get("instructions") or {}
+    base = counted.get("baseline") or {}
+    scenarios = [s for s in catalog.SCENARIOS if s.key in base]
+    if not scenarios:
+        return ["(not counted in this run: valgrind missing or `--no-instructions`)"]
+
+    def added(peer: str, scenario: str) -> float | None:
+        mine, theirs = (counted.get(peer) or {}).get(scenario), base.get(scenario)
+        return None if mine is None or theirs is None else mine - theirs
+
+    def rate(scenario: str) -> float | None:
+        """The baseline's CPU µs per instruction in this scenario (mock transport, timed rounds)."""
+        total, count = _total(raw, "baseline", f"mock/{scenario}"), base.get(scenario)
+        return total[0] / count if total and count else None
+
+    lines = [
+        "| peer | " + " | ".join(s.label for s in scenarios) + " |",
+        "|---|" + "---|" * len(scenarios),
+    ]
+    for peer in _peers(raw):
+        if peer.key not in counted:
+            continue
+        cells = []
+        for s in scenarios:
+            if peer.key == "baseline":
+                count = base.get(s.key)
+                cells.append("—" if count is None else f"{count / 1000:,.0f} k total")
+                continue
+            extra, per_us = added(peer.key, s.key), rate(s.key)
+            if extra is None:
+                cells.append("—")
+            else:
+                cells.append(f"+{extra / 1000:,.0f} k" + (f" (≈ {_us(extra * per_us)} µs)" if per_us else ""))
+        lines.append(f"| {_label(peer, raw)} | " + " | ".join(cells) + " |")
+    if not all(k in counted for k in ("tokentrace", "official", "floor")):
+        return lines
+
+    def mark(ok: bool) -> str:
+        return "yes" if ok else "**no**"
+
+    lines += [
+        "",
+        "Targets judged on instructions (mock transport):",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+    ]
+    found = {(p, s): added(p, s) for p in ("tokentrace", "official", "floor") for s in _NON_STREAMING}
+    known = {key: value for key, value in found.items() if value is not None}
+    if len(known) == len(found):
+        ours = {s: known[("tokentrace", s)] for s in _NON_STREAMING}
+        official = {s: known[("official", s)] for s in _NON_STREAMING}
+        floor = {s: known[("floor", s)] for s in _NON_STREAMING}
+        detail = ", ".join(
+            f"{s} {ours[s] / 1000:,.0f} k vs {official[s] / 1000:,.0f} k" for s in _NON_STREAMING
+        )
+        below = all(ours[s] < official[s] for s in _NON_STREAMING)
+        lines.append(
+            f"| non-streaming: added instructions below the official instrumentation's | {detail} | {mark(below)} |"
+        )
+        ratios = {s: ours[s] / floor[s] for s in _NON_STREAMING}
+        detail = ", ".join(f"{s} {r:.2f}{TIMES}" for s, r in ratios.items())
+        ok = all(r <= _FLOOR_RATIO for r in ratios.values())
+        lines.append(
+            f"| non-streaming: added instructions ≤ {_FLOOR_RATIO}{TIMES} the floor's | {detail} | {mark(ok)} |"
+        )
+    stream_ours, stream_floor, per_us = (
+        added("tokentrace", "stream"),
+        added("floor", "stream"),
+        rate("stream"),
+    )
+    # Instrumentation code runs fewer instructions per µs than the SDK's own work: the floor's timed
+    # µs over its instructions (sync chat) is the rate for code like ours, the baseline's a lower bound.
+    floor_timed, floor_chat = _added(raw, "floor", "mock/chat"), added("floor", "chat")
+    floor_rate = floor_timed[0] / floor_chat if floor_timed and floor_chat else None
+    if stream_ours is not None and stream_floor is not None and per_us:
+        per_chunk = (stream_ours - stream_floor) / 50
+        at_base = per_chunk * per_us
+        at_floor = per_chunk * floor_rate if floor_rate else None
+        detail = (
+            f"({stream_ours / 1000:,.0f} k {MINUS} {stream_floor / 1000:,.0f} k) / 50 = {per_chunk / 1000:.1f} k "
+            f"instructions: {at_base:.1f} µs at the baseline's rate ({per_us * 1000:.3f} µs per 1,000)"
+        )
+        verdict = mark(at_base <= _PER_CHUNK_US)
+        if at_floor is not None:
+            detail += f", {at_floor:.1f} µs at the floor's ({floor_rate * 1000:.3f})"  # type: ignore[operator]
+            if at_base <= _PER_CHUNK_US < at_floor:
+                verdict = "at the baseline's rate only"
+        lines.append(
+            f"| stream ≤ {_PER_CHUNK_US:g} µs per chunk beyond the floor's per-call cost | {detail} | {verdict} |"
+        )
+    return lines
+
+
 def _versions(raw: dict[str, Any]) -> list[str]:
     lines = ["| venv | packages |", "|---|---|"]
     for name, found in raw["versions"].items():
@@ -452,6 +548,16 @@ def write(raw: dict[str, Any], path: Path) -> None:
         "blocks), but it should tell the same story.",
         "",
         *_added_table(raw, "mock", WALL),
+        "",
+        "## Added instructions per call — mock transport (callgrind; unmoved by other tenants' load)",
+        "",
+        "Instructions each call executes, counted by valgrind (`peers/instructions.py`): the difference "
+        "between two runs of 10 and 110 calls, over 100; added is the peer's count minus the baseline's, and "
+        "≈ µs converts it at the baseline's own CPU µs per instruction in this run. Instrumentation code "
+        "runs fewer instructions per µs than the SDK's own work, so ≈ µs is a lower bound: read the ratios. "
+        "Only the peers the targets compare are counted.",
+        "",
+        *_instructions(raw),
         "",
         "## Calls per second, one thread, wall clock (mock / loopback)",
         "",

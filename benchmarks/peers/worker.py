@@ -10,6 +10,9 @@ Modes:
 * ``memory``: RSS after a warm-up and then every ``memory_step`` calls up to ``memory_calls``
   (sync chat, mock transport).
 * ``versions``: the installed versions of the listed distributions.
+* ``count``: make 10 warm-up calls and then ``calls`` calls of one mock-transport ``scenario``,
+  untimed: the harness runs it under callgrind twice with different ``calls`` and divides the
+  difference in executed instructions (``peers/instructions.py``).
 
 Results are JSON, written to ``--out`` (one object) or, in ``serve`` mode, as lines on the pipe
 ``--result-fd``: peers may print to stdout/stderr, so neither is used.
@@ -183,6 +186,29 @@ def startup(peer: str) -> dict[str, Any]:
     }
 
 
+def count(peer: str, config: dict[str, Any]) -> dict[str, Any]:
+    from . import adapters, scenarios
+
+    providers = adapters.Providers()
+    try:
+        floor = adapters.instrument(peer, providers, _workdir(peer))
+    except adapters.Skipped as skipped:
+        return {"skipped": str(skipped)}
+    (scenario,) = [
+        s for s in scenarios.build("mock", _openai_major(), floor, None, False) if s.key == config["scenario"]
+    ]
+    once = scenario.once
+    if scenario.is_async:
+        loop = asyncio.new_event_loop()
+        call = once
+        once = lambda: loop.run_until_complete(call())  # noqa: E731
+    for _ in range(10):
+        once()
+    for _ in range(config["calls"]):
+        once()
+    return {"calls": config["calls"]}
+
+
 def memory(peer: str, config: dict[str, Any]) -> dict[str, Any]:
     from . import adapters, scenarios
 
@@ -223,7 +249,7 @@ def versions(packages: list[str]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m peers.worker")
     parser.add_argument("--peer", required=True)
-    parser.add_argument("--mode", choices=("serve", "startup", "memory", "versions"), required=True)
+    parser.add_argument("--mode", choices=("serve", "startup", "memory", "versions", "count"), required=True)
     parser.add_argument("--config", default="{}", help="JSON")
     parser.add_argument("--plain-http", action="store_true")
     parser.add_argument("--out", help="result file (all modes but serve)")
@@ -238,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         result = startup(args.peer)
     elif args.mode == "memory":
         result = memory(args.peer, config)
+    elif args.mode == "count":
+        result = count(args.peer, config)
     else:
         result = versions(config["packages"])
     with open(args.out, "w", encoding="utf-8") as handle:

@@ -421,7 +421,12 @@ class StreamAccumulator:
             self._add_anthropic_event(chunk)
             return False
         info = self.info
-        fields = _view(chunk)
+        # _view, inlined for the common chunk (an SDK model without extra fields): this runs for
+        # every chunk of every stream.
+        if _kinds_by_type.get(type(chunk)) == _MODEL and not getattr(chunk, "__pydantic_extra__", None):
+            fields = chunk.__dict__
+        else:
+            fields = _view(chunk)
         get = fields.get
         if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
             info.model = model_name(get("model")) or None
@@ -435,7 +440,12 @@ class StreamAccumulator:
             elif self.texts is not None:
                 self._collect_text(choices)
             for choice in choices:
-                choice_fields = _view(choice)
+                if _kinds_by_type.get(type(choice)) == _MODEL and not getattr(
+                    choice, "__pydantic_extra__", None
+                ):
+                    choice_fields = choice.__dict__
+                else:
+                    choice_fields = _view(choice)
                 reason = choice_fields.get("finish_reason")
                 if reason is not None:
                     index = choice_fields.get("index")

@@ -292,21 +292,18 @@ class Recorder:
                 amount = _ZERO if gate is not None and gate.refusal is not None else None
             model = (response.model if response is not None else None) or call.request_model
             path = call.tracking_path
-            if usage is None:
-                usage = _NO_USAGE
+            counts = usage if usage is not None else _NO_USAGE
             summary.add(
                 (model or "", path[-1] if path else "", endpoint.provider, call.operation),
-                usage.input_tokens or 0,
-                usage.output_tokens or 0,
-                usage.cache_read_tokens or 0,
-                usage.reasoning_tokens or 0,
+                counts.input_tokens or 0,
+                counts.output_tokens or 0,
+                counts.cache_read_tokens or 0,
+                counts.reasoning_tokens or 0,
                 amount,
                 call.duration,
                 timed_out,
                 not timed_out and error_type is not None,
             )
-            if usage is _NO_USAGE:
-                usage = None
         charge = gate is not None or not budget_book().empty
         if self.sinks or charge:
             record = _call_record(call, usage)

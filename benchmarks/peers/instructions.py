@@ -1,0 +1,72 @@
+"""Instructions executed per call, counted by valgrind's callgrind: the same on a busy machine.
+
+CPU time on a shared machine moves with other tenants' load, by tens of percent on a bad day;
+the number of instructions a call executes does not. For each peer and mock-transport scenario a
+worker runs twice under ``valgrind --tool=callgrind`` (``count`` mode: 10 warm-up calls, then
+``SHORT`` or ``LONG`` calls); the difference of the two totals over ``LONG - SHORT`` calls is the
+instructions per call, start-up and warm-up cancelling out. A peer's added instructions are its
+count minus its baseline's; the report converts them to µs at the baseline's own rate (its CPU µs
+per call over its instructions per call, from the timed rounds of the same run).
+
+Instructions are not time (a cache miss costs more than an add), but the peers here run the same
+interpreter on the same kind of work, so the ratios track CPU time closely and do not drift.
+Only the peers the targets compare are counted (valgrind makes each run some 50 times slower).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import shutil
+from typing import Any, Protocol
+
+from . import catalog
+
+__all__ = ["PEERS", "SCENARIOS", "available", "measure"]
+
+PEERS = ("baseline", "floor", "tokentrace", "official")
+SCENARIOS = ("chat", "achat", "stream", "embed")
+SHORT, LONG = 10, 110
+_COLLECTED = re.compile(r"Collected : (\d+)")
+
+
+class _Runner(Protocol):
+    def run(
+        self,
+        peer: catalog.Peer,
+        mode: str,
+        config: dict[str, Any],
+        label: str,
+        prefix: tuple[str, ...] = (),
+    ) -> dict[str, Any] | None: ...
+
+    def log_path(self, peer: catalog.Peer, label: str) -> Any: ...
+
+
+def available() -> bool:
+    return shutil.which("valgrind") is not None
+
+
+def _count(runner: _Runner, peer: catalog.Peer, scenario: str, calls: int) -> int | None:
+    label = f"instructions-{scenario}-{calls}"
+    prefix = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+    if runner.run(peer, "count", {"scenario": scenario, "calls": calls}, label, prefix) is None:
+        return None
+    found = _COLLECTED.findall(runner.log_path(peer, label).read_text(errors="replace"))
+    return int(found[-1]) if found else None
+
+
+def measure(runner: _Runner, peers: list[catalog.Peer]) -> dict[str, dict[str, float | None]]:
+    """Instructions per call: ``{peer: {scenario: count or None}}``, two workers at a time."""
+    wanted = [p for p in peers if p.key in PEERS]
+    jobs = [(p, s, n) for p in wanted for s in SCENARIOS for n in (SHORT, LONG)]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        counts = dict(zip(jobs, pool.map(lambda job: _count(runner, *job), jobs), strict=True))
+    result: dict[str, dict[str, float | None]] = {}
+    for peer in wanted:
+        per_call: dict[str, float | None] = {}
+        for scenario in SCENARIOS:
+            short, long = counts[(peer, scenario, SHORT)], counts[(peer, scenario, LONG)]
+            per_call[scenario] = None if short is None or long is None else (long - short) / (LONG - SHORT)
+        result[peer.key] = per_call
+    return result
