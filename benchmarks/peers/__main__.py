@@ -400,41 +400,41 @@ def _profile(config: dict[str, Any], log_dir: Path) -> dict[str, Any] | None:
         out.unlink(missing_ok=True)
 
 
-def _profile_only(output: Path) -> int:
+def _last_run(what: str) -> tuple[Path, dict[str, Any]]:
+    """The last run's raw results, for redoing ``what`` on them; only while the sources are the same."""
     runs = sorted((VENV_ROOT / "logs").glob("*/results.json"))
     if not runs:
         raise SystemExit("no earlier run under benchmarks/.venvs/logs/: run the benchmark first")
-    raw = json.loads(runs[-1].read_text())
+    raw: dict[str, Any] = json.loads(runs[-1].read_text())
     if raw.get("tokentrace_sources") != _sources_digest():
         raise SystemExit(
             f"tokentrace's sources changed since {runs[-1].parent.name}: run the whole benchmark"
         )
-    print(f"profile only, on {runs[-1].parent.name}", flush=True)
-    raw["profile"] = _profile(raw["config"], runs[-1].parent)
-    runs[-1].write_text(json.dumps(raw, indent=1))
+    print(f"{what} only, on {runs[-1].parent.name}", flush=True)
+    return runs[-1], raw
+
+
+def _rewrite(path: Path, raw: dict[str, Any], output: Path) -> None:
+    path.write_text(json.dumps(raw, indent=1))
     report.write(raw, output)
     print(f"report: {output}", flush=True)
+
+
+def _profile_only(output: Path) -> int:
+    path, raw = _last_run("profile")
+    raw["profile"] = _profile(raw["config"], path.parent)
+    _rewrite(path, raw, output)
     return 0 if raw["profile"] else 1
 
 
 def _instructions_only(output: Path) -> int:
-    runs = sorted((VENV_ROOT / "logs").glob("*/results.json"))
-    if not runs:
-        raise SystemExit("no earlier run under benchmarks/.venvs/logs/: run the benchmark first")
     if not instructions.available():
         raise SystemExit("valgrind is not on PATH")
-    raw = json.loads(runs[-1].read_text())
-    if raw.get("tokentrace_sources") != _sources_digest():
-        raise SystemExit(
-            f"tokentrace's sources changed since {runs[-1].parent.name}: run the whole benchmark"
-        )
-    print(f"instructions only, on {runs[-1].parent.name}", flush=True)
-    runner = Runner(runs[-1].parent)
+    path, raw = _last_run("instructions")
+    runner = Runner(path.parent)
     active = [p for p in catalog.PEERS if p.key in raw["peers"] and p.key not in raw["skipped"]]
     raw["instructions"] = instructions.measure(runner, active)
-    runs[-1].write_text(json.dumps(raw, indent=1))
-    report.write(raw, output)
-    print(f"report: {output}", flush=True)
+    _rewrite(path, raw, output)
     return 1 if runner.failures else 0
 
 

@@ -18,9 +18,12 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import shutil
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 from . import catalog
+
+if TYPE_CHECKING:
+    from .__main__ import Runner
 
 __all__ = ["PEERS", "SCENARIOS", "available", "measure"]
 
@@ -30,24 +33,11 @@ SHORT, LONG = 10, 110
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
-class _Runner(Protocol):
-    def run(
-        self,
-        peer: catalog.Peer,
-        mode: str,
-        config: dict[str, Any],
-        label: str,
-        prefix: tuple[str, ...] = (),
-    ) -> dict[str, Any] | None: ...
-
-    def log_path(self, peer: catalog.Peer, label: str) -> Any: ...
-
-
 def available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def _count(runner: _Runner, peer: catalog.Peer, scenario: str, calls: int) -> int | None:
+def _count(runner: Runner, peer: catalog.Peer, scenario: str, calls: int) -> int | None:
     label = f"instructions-{scenario}-{calls}"
     prefix = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
     if runner.run(peer, "count", {"scenario": scenario, "calls": calls}, label, prefix) is None:
@@ -56,7 +46,7 @@ def _count(runner: _Runner, peer: catalog.Peer, scenario: str, calls: int) -> in
     return int(found[-1]) if found else None
 
 
-def measure(runner: _Runner, peers: list[catalog.Peer]) -> dict[str, dict[str, float | None]]:
+def measure(runner: Runner, peers: list[catalog.Peer]) -> dict[str, dict[str, float | None]]:
     """Instructions per call: ``{peer: {scenario: count or None}}``, two workers at a time."""
     wanted = [p for p in peers if p.key in PEERS]
     jobs = [(p, s, n) for p in wanted for s in SCENARIOS for n in (SHORT, LONG)]
