@@ -83,6 +83,28 @@ def _startup(raw: dict[str, Any], peer: str) -> tuple[tuple[float, float, float]
     return _spread(diffs), statistics.median(totals) if totals else None
 
 
+def _startup_own(raw: dict[str, Any], peer: str) -> tuple[float, float, float] | None:
+    """Added ms of the phases that differ between peers: instrument + first call (wall clock).
+
+    The phase before (importing openai and the SDK, building providers) is the same code for every
+    peer, yet it swings by a hundred ms and more between processes on this machine; leaving it out
+    compares what the peers actually do. Paired by repetition, like ``_startup``.
+    """
+    base = catalog.peer(peer).baseline
+    if base is None:
+        return None
+
+    def own(run: dict[str, Any]) -> float:
+        return float(run["instrument_ms"] + run["first_call_ms"])
+
+    diffs = [
+        own(r) - own(b)
+        for r, b in zip(raw["startup"].get(peer, []), raw["startup"].get(base, []), strict=False)
+        if r and b and "instrument_ms" in r and "instrument_ms" in b
+    ]
+    return _spread(diffs)
+
+
 def _rss(raw: dict[str, Any], peer: str) -> tuple[float, float] | None:
     """(growth over all measured calls, growth after the first step), in bytes."""
     result = (raw.get("memory") or {}).get(peer)
@@ -264,6 +286,12 @@ def _targets(raw: dict[str, Any]) -> list[str]:
         lines.append(
             f"| import + instrument + first call ≤ the official instrumentation's | "
             f"+{ours_startup[0]:.1f} ms vs +{official_startup[0]:.1f} ms | {mark(ours_startup[0] <= official_startup[0])} |"
+        )
+    ours_own, official_own = _startup_own(raw, "tokentrace"), _startup_own(raw, "official")
+    if ours_own and official_own:
+        lines.append(
+            "| the same, without the import phase every peer shares (instrument + first call, wall ms) | "
+            f"+{ours_own[0]:.1f} ms vs +{official_own[0]:.1f} ms | {mark(ours_own[0] <= official_own[0])} |"
         )
     ours_rss, base_rss = _rss(raw, "tokentrace"), _rss(raw, "baseline")
     if ours_rss and base_rss:
