@@ -285,11 +285,7 @@ class Recorder:
         summary = self.summary
         if summary is not None:
             error_type = call.error_type
-            timed_out = error_type is not None and "Timeout" in error_type
-            if cost is not None:
-                amount: Decimal | None = cost.amount
-            else:  # a refused call was never sent: it cost nothing
-                amount = _ZERO if gate is not None and gate.refusal is not None else None
+            timed_out = _timed_out(error_type)
             model = (response.model if response is not None else None) or call.request_model
             path = call.tracking_path
             counts = usage if usage is not None else _NO_USAGE
@@ -299,7 +295,7 @@ class Recorder:
                 counts.output_tokens or 0,
                 counts.cache_read_tokens or 0,
                 counts.reasoning_tokens or 0,
-                amount,
+                _cost_amount(call),
                 call.duration,
                 timed_out,
                 not timed_out and error_type is not None,
@@ -349,13 +345,24 @@ def _error_type(error: BaseException) -> str:
     return type(error).__qualname__
 
 
+def _timed_out(error_type: str | None) -> bool:
+    return error_type is not None and "Timeout" in error_type
+
+
+def _cost_amount(call: LLMCall) -> Decimal | None:
+    """What the call cost in USD: None when unknown, zero when a budget refused it (never sent)."""
+    cost = call.cost
+    if cost is not None:
+        return cost.amount
+    return _ZERO if call.budget is not None and call.budget.refusal is not None else None
+
+
 def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
     context = call.span.get_span_context()
     valid = context.is_valid and context.trace_flags.sampled  # an unsampled id leads nowhere
     response = call.response
     cost = call.cost
     error_type = call.error_type
-    refused = call.budget is not None and call.budget.refusal is not None
     return CallRecord(
         timestamp=call.wall_start,
         duration=call.duration,
@@ -371,11 +378,11 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
         cache_read_tokens=usage.cache_read_tokens if usage is not None else None,
         cache_write_tokens=usage.cache_write_tokens if usage is not None else None,
         reasoning_tokens=usage.reasoning_tokens if usage is not None else None,
-        cost=cost.amount if cost is not None else (_ZERO if refused else None),  # refused: never sent
+        cost=_cost_amount(call),
         cost_source=cost.source if cost is not None else None,
         cost_unknown_reason=call.cost_unknown_reason,
         error_type=error_type,
-        timed_out=error_type is not None and "Timeout" in error_type,
+        timed_out=_timed_out(error_type),
         stream=call.stream,
         trace_id=format(context.trace_id, "032x") if valid else None,
         span_id=format(context.span_id, "016x") if valid else None,
