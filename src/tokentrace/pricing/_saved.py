@@ -24,6 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tokentrace._dirs import user_cache_dir
 from tokentrace._version import __version__
 from tokentrace.pricing.rates import Rates, RateTier
 
@@ -43,13 +44,7 @@ def _cache_folder() -> Path | None:
         return None
     if setting:
         return Path(setting).expanduser()
-    if sys.platform == "win32":
-        local = os.environ.get("LOCALAPPDATA")
-        return (Path(local) if local else Path.home() / "AppData" / "Local") / "tokentrace" / "Cache"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "tokentrace"
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / "tokentrace"
+    return user_cache_dir()
 
 
 def _data_identity() -> str | None:
