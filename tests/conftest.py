@@ -74,7 +74,7 @@ def telemetry() -> Telemetry:
 def instrument(telemetry: Telemetry) -> Iterator[Any]:
     """Call ``instrument(**settings)`` once in a test; always uninstrumented afterwards."""
 
-    def _instrument(**settings: Any) -> tokentrace.TokenTraceInstrumentor:
+    def _instrument(**settings: Any) -> tokentrace.Instrumentation:
         return tokentrace.instrument(
             tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider, **settings
         )

@@ -147,3 +147,42 @@ def test_sdk_import_is_not_forced() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_one_line_setup_leaves_opentelemetry_instrumentation_unimported() -> None:
+    """``instrument()`` needs neither BaseInstrumentor nor the ``packaging`` library it brings."""
+    result = run_python(
+        "import sys, tokentrace; tokentrace.instrument(); "
+        "print(sorted(m for m in ('opentelemetry.instrumentation', 'packaging') if m in sys.modules))"
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_both_switches_are_one(telemetry: Telemetry) -> None:
+    """instrument() and TokenTraceInstrumentor().instrument() share one state, either way round."""
+    from openai._base_client import SyncAPIClient
+
+    original = SyncAPIClient.request
+    providers = {"tracer_provider": telemetry.tracer_provider, "meter_provider": telemetry.meter_provider}
+    instrumentor = tokentrace.TokenTraceInstrumentor()
+    try:
+        handle = tokentrace.instrument(**providers)
+        assert instrumentor.is_instrumented_by_opentelemetry
+        assert instrumentor.recorder is handle.recorder is not None
+        instrumentor.instrument(**providers)  # already on: nothing changes
+        assert instrumentor.recorder is handle.recorder
+        instrumentor.uninstrument()
+        assert not handle.active and handle.recorder is None
+        assert SyncAPIClient.request is original
+
+        instrumentor.instrument(**providers)
+        assert handle.active and SyncAPIClient.request is not original
+        sdk = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))
+        sdk.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+        assert len(telemetry.spans()) == 1
+        tokentrace.uninstrument()
+        assert not instrumentor.is_instrumented_by_opentelemetry
+        assert SyncAPIClient.request is original
+    finally:
+        tokentrace.uninstrument()

@@ -105,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     import tokentrace
 
     providers = adapters.Providers()
+    tokentrace.track(adapters.TRACKING_ID).__enter__()  # as the tokentrace peer runs
     once = scenarios.build("mock", 3, None, None, False)[0].once
     block = max(args.calls // args.blocks, 200)
     for _ in range(300):

@@ -61,9 +61,7 @@ def load_prices_file(path: str | None) -> None:
 
 
 _MAX_WARNED = 1000
-_TOTALS: weakref.WeakKeyDictionary[Meter, dict[tuple[tuple[str, Any], ...], float]] = (
-    weakref.WeakKeyDictionary()
-)
+_TOTALS: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], float]] = weakref.WeakKeyDictionary()
 _TOTALS_LOCK = threading.Lock()
 
 
@@ -137,20 +135,20 @@ class CostRecorder:
             span_attributes[names.PRICE_DATE] = cost.date
         if self._breakdown:
             _add_breakdown(cost, span_attributes)
-        # The metrics' unit is USD, so the currency is no attribute there.
-        attributes = metric_attributes.copy()
-        attributes[names.GEN_AI_USAGE_COST_SOURCE] = source
-        key = tuple(attributes.items())
+        # The metrics' unit is USD, so the currency is no attribute there. A total's key is the
+        # source and the call's metric attributes (as pairs), turned into attributes at collection.
+        key = (source, *metric_attributes.items())
         with self._totals_lock:
             self._totals[key] = self._totals.get(key, 0.0) + amount
         if self._histogram is not None:
-            self._histogram.record(amount, attributes)
+            self._histogram.record(amount, {**metric_attributes, names.GEN_AI_USAGE_COST_SOURCE: source})
         return cost
 
     def _observe_totals(self, options: CallbackOptions) -> Iterable[Observation]:
         with self._totals_lock:
             totals = list(self._totals.items())
-        return [Observation(total, dict(key)) for key, total in totals]
+        source = names.GEN_AI_USAGE_COST_SOURCE
+        return [Observation(total, {**dict(key[1:]), source: key[0]}) for key, total in totals]
 
     def _record_unknown(
         self, reason: str, span_attributes: dict[str, Any], metric_attributes: dict[str, Any]

@@ -33,7 +33,6 @@ from .instruments import make_instruments
 from .pricing import Cost
 from .providers import Endpoint
 from .records import CallRecord, ResponseInfo, Usage
-from .redact import redact
 from .summary import SummarySink
 from .tracking import TrackingIdCap, current_path
 
@@ -135,13 +134,16 @@ class Recorder:
         stream: bool,
         request_attributes: dict[str, Any],
         gate: BudgetGate | None = None,
+        path: tuple[str, ...] | None = None,
     ) -> LLMCall:
         """Open the span of a call; the caller makes it current with ``activate``.
 
         ``gate`` is what the call's budgets decided (``budgeting.gate``), already applied to the
-        request by the patch: a downgraded model is ``request_model`` here.
+        request by the patch: a downgraded model is ``request_model`` here. ``path`` is the
+        tracking path when the patch already read it (the calling context's otherwise).
         """
-        path = current_path()
+        if path is None:
+            path = current_path()
         attributes = request_attributes
         if gate is not None and gate.downgraded_from is not None:
             attributes[names.BUDGET_DOWNGRADED_FROM] = gate.downgraded_from
@@ -251,6 +253,8 @@ class Recorder:
             status_code = getattr(error, "status_code", None)
             if type(status_code) is int:
                 attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
+            from .redact import redact  # failures only
+
             span.set_status(Status(StatusCode.ERROR, redact(str(error)[:2048], call.secrets)[:512]))
         elif status_code is not None and status_code >= 400:
             call.error_type = str(status_code)

@@ -100,7 +100,8 @@ def begin_http(
     model = payload.get("model")
     model = model_name(model)
     new_body = None
-    gate = budgeting.gate(endpoint.provider, model, current_path(), payload)
+    path = current_path()
+    gate = budgeting.gate(endpoint.provider, model, path, payload)
     if gate is not None and gate.downgraded_from is not None:
         payload = {**payload, "model": gate.model}
         model = gate.model
@@ -111,7 +112,7 @@ def begin_http(
             merged = {**(options if isinstance(options, Mapping) else {}), "include_usage": True}
             new_body = json.dumps({**payload, "stream_options": merged}).encode()
     attributes = request_attributes(kind, payload, endpoint.provider in OPENAI_PROVIDERS)
-    call = recorder.start(kind.operation, model, endpoint, stream, attributes, gate)
+    call = recorder.start(kind.operation, model, endpoint, stream, attributes, gate, path)
     call.usage_injected = new_body is not None
     if recorder.settings.capture_content:
         call.content_attributes = content.input_attributes(kind, payload)

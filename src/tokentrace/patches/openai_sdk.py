@@ -103,13 +103,14 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         if kind is None:
             return None
         body = options.json_data
-        if not isinstance(body, Mapping):
+        if type(body) is not dict and not isinstance(body, Mapping):
             body = {}
         endpoint = _endpoint(client)
         stream = body.get("stream") is True
         model = body.get("model")
         model = model_name(model)
-        gate = budgeting.gate(endpoint.provider, model, current_path(), body)
+        path = current_path()
+        gate = budgeting.gate(endpoint.provider, model, path, body)
         if gate is not None and gate.downgraded_from is not None:
             body = {**body, "model": gate.model}  # a copy: the caller's arguments stay as they were
             options.json_data = body
@@ -124,7 +125,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
             options.json_data = _with_usage(body)
             hide = True
         attributes = request_attributes(kind, body, endpoint.provider in OPENAI_PROVIDERS)
-        call = recorder.start(kind.operation, model, endpoint, stream, attributes, gate)
+        call = recorder.start(kind.operation, model, endpoint, stream, attributes, gate, path)
         call.usage_injected = hide
         if capture:
             call.content_attributes = content.input_attributes(kind, body)

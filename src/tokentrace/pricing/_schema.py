@@ -6,7 +6,6 @@ that knows on which line a section, an entry or a key was written.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
@@ -62,6 +61,8 @@ class Locator(Protocol):
 def suggest(key: str, allowed: tuple[str, ...]) -> str:
     guess = _SYNONYMS.get(key.lower())
     if guess not in allowed:
+        import difflib  # only a misspelt key needs it
+
         close = difflib.get_close_matches(key.lower(), allowed, n=1, cutoff=0.6)
         guess = close[0] if close else None
     return f'; did you mean "{guess}"?' if guess else f"; allowed keys: {', '.join(allowed)}"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 from tokentrace.pricing import _genai
 from tokentrace.pricing.overrides import PriceOverride, best_override
-from tokentrace.pricing.rates import Cost, Rates
+from tokentrace.pricing.rates import Cost, Rates, _cost
 
 if TYPE_CHECKING:
     from tokentrace.records import Usage
@@ -108,17 +108,17 @@ class PriceBook:
                 return None
             return rates.cost(usage)
         local = rates.cost(usage)
-        return Cost(
-            amount=provider_cost,
-            input=local.input,
-            output=local.output,
-            cache_read=local.cache_read,
-            cache_write=local.cache_write,
-            reasoning=local.reasoning,
-            request=local.request,
-            source="provider",
-            entry=local.entry,
-            date=local.date,
+        return _cost(
+            provider_cost,
+            local.input,
+            local.output,
+            local.cache_read,
+            local.cache_write,
+            local.reasoning,
+            local.request,
+            "provider",
+            local.entry,
+            local.date,
         )
 
     def _resolve(self, key: _Key, now: float) -> _genai.Lookup:

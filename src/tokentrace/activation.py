@@ -1,0 +1,190 @@
+"""Switching tokentrace on and off: the one place that knows *where* it patches, and its state.
+
+``tokentrace.instrument()`` calls this directly; ``TokenTraceInstrumentor`` (the entry point
+``opentelemetry-instrument`` finds) is a thin ``BaseInstrumentor`` in front of the same state, so
+the two ways of switching on are one switch. Keeping ``opentelemetry.instrumentation`` out of this
+module keeps it (and the ``packaging`` library it imports for its dependency checks) out of an
+app's start-up when the app uses ``tokentrace.instrument()``.
+
+Each library is patched when it is imported (a post-import hook), so the order of ``import openai``
+and ``instrument()`` does not matter, and importing tokentrace never imports the libraries it
+patches.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import wrapt
+from opentelemetry import metrics, trace
+
+from . import budgeting, costing
+from ._guard import internal_error
+from ._otel_setup import app_configured_telemetry, ensure_providers
+from ._version import __version__
+from .config import Settings
+from .local_data import ledger_path, preload_budgets
+from .recorder import Recorder
+from .summary import default_sink as default_summary_sink
+
+__all__ = ["Instrumentation", "instrumentation"]
+
+_SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
+# The instrumentation scope of tokentrace's spans and metrics (named after the entry point's module
+# since the first release; backends show it as otel_scope_name).
+_SCOPE = "tokentrace.instrumentor"
+_PROVIDER_ARGS = ("tracer_provider", "meter_provider")
+_log = logging.getLogger("tokentrace")
+
+Patch = tuple[str, str, Callable[..., Any]]  # module, "Class.method", wrapper
+
+
+def _openai_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import openai_sdk
+
+    base_client = importlib.import_module("openai._base_client")
+    wrappers = openai_sdk.make_wrappers(recorder, (base_client.Stream, base_client.AsyncStream))
+    return [(m, a, w) for (m, a), w in zip(openai_sdk.TARGETS, wrappers, strict=True)]
+
+
+def _requests_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import requests_patch
+    from .patches.http_common import EndpointTable
+
+    wrapper = requests_patch.make_wrapper(recorder, EndpointTable(recorder.settings.http_endpoints))
+    return [(m, a, wrapper) for m, a in requests_patch.TARGETS]
+
+
+def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
+    def patches(recorder: Recorder) -> list[Patch]:
+        from .patches import httpx_patch
+        from .patches.http_common import EndpointTable
+
+        wrappers = httpx_patch.make_wrappers(recorder, EndpointTable(recorder.settings.http_endpoints))
+        return [(m, a, w) for (m, a), w in zip(httpx_patch.targets(module), wrappers, strict=True)]
+
+    return patches
+
+
+_SDK_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"openai": _openai_patches}
+_HTTP_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {
+    "requests": _requests_patches,
+    "httpx": _httpx_patches("httpx"),
+    "httpx2": _httpx_patches("httpx2"),
+}
+
+
+def _unwrap(module_name: str, attribute: str) -> None:
+    """Put back the original of ``module.Class.method`` that ``wrapt.wrap_function_wrapper`` wrapped."""
+    owner_name, _, method = attribute.rpartition(".")
+    owner: Any = importlib.import_module(module_name)
+    for part in owner_name.split(".") if owner_name else ():
+        owner = getattr(owner, part)
+    current = vars(owner).get(method) if isinstance(owner, type) else getattr(owner, method, None)
+    if isinstance(current, wrapt.FunctionWrapper):
+        setattr(owner, method, current.__wrapped__)
+
+
+class Instrumentation:
+    """tokentrace switched on or off in this process: its recorder, ledger and patches.
+
+    One instance per process (``instrumentation()``). ``start`` is what ``instrument()`` does;
+    ``stop`` puts back every original.
+    """
+
+    def __init__(self) -> None:
+        self._recorder: Recorder | None = None
+        self._ledger: Any = None
+        self._libraries: dict[str, Callable[[Recorder], list[Patch]]] = {}
+        self._patched: dict[str, list[tuple[str, str]]] = {}
+        self._hooked: set[str] = set()  # post-import hooks are registered once per process
+        self.active = False
+
+    @property
+    def recorder(self) -> Recorder | None:
+        """What turns calls into telemetry while switched on (``None`` while off)."""
+        return self._recorder
+
+    @property
+    def ledger(self) -> Any:
+        """The ledger sink while switched on with a ledger (``flush()``, ``close()``, ``path``)."""
+        return self._ledger
+
+    def start(self, **kwargs: Any) -> bool:
+        """Switch on with ``kwargs`` (providers and ``Settings`` fields); False if already on."""
+        if self.active:
+            _log.warning("tokentrace: instrument() called while already instrumented; nothing changed")
+            return False
+        settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
+        # A bad price file is the user's to fix: it raises here, never in the middle of a call.
+        costing.load_prices_file(settings.prices)
+        if settings.budgets is not None:
+            budgeting.set_budgets(settings.budgets)
+        tracer_provider = kwargs.get("tracer_provider")
+        meter_provider = kwargs.get("meter_provider")
+        app_telemetry = app_configured_telemetry(tracer_provider, meter_provider)
+        if tracer_provider is None or meter_provider is None:
+            ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
+        tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA_URL)
+        meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA_URL)
+        self._recorder = recorder = Recorder(tracer, meter, settings)
+        recorder.summary = default_summary_sink()
+        path = ledger_path(settings.ledger, app_telemetry)
+        if path is not None:
+            from .ledger import LedgerSink
+
+            self._ledger = LedgerSink(path)  # a file that is not a ledger raises here, at start
+            recorder.sinks.append(self._ledger)
+        preload_budgets(budgeting.budget_book(), path)
+        self._patched = {}
+        self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
+        self.active = True
+        for library in self._libraries:
+            if library in sys.modules:
+                self._patch(library)
+            elif library not in self._hooked:
+                # Registered once per process; the hook does nothing while switched off.
+                self._hooked.add(library)
+                wrapt.register_post_import_hook(self._on_import, library)
+        return True
+
+    def _on_import(self, module: Any) -> None:
+        self._patch(module.__name__)
+
+    def _patch(self, library: str) -> None:
+        recorder = self._recorder
+        make = self._libraries.get(library)
+        if recorder is None or make is None or library in self._patched:
+            return
+        done: list[tuple[str, str]] = []
+        try:
+            for module_name, attribute, wrapper in make(recorder):
+                wrapt.wrap_function_wrapper(module_name, attribute, wrapper)
+                done.append((module_name, attribute))
+        except Exception as exc:  # an unsupported version of the library: leave it unpatched
+            internal_error(f"patching {library}", exc)
+        self._patched[library] = done
+
+    def stop(self) -> None:
+        """Switch off: every patched method gets its original back, the ledger is closed."""
+        for patches in self._patched.values():
+            for module_name, attribute in patches:
+                _unwrap(module_name, attribute)
+        self._patched = {}
+        self._recorder = None
+        self.active = False
+        if self._ledger is not None:
+            self._ledger.close()
+            self._ledger = None
+
+
+_INSTANCE = Instrumentation()
+
+
+def instrumentation() -> Instrumentation:
+    """The process's one ``Instrumentation``."""
+    return _INSTANCE
