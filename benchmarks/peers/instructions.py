@@ -8,6 +8,10 @@ instructions per call, start-up and warm-up cancelling out. A peer's added instr
 count minus its baseline's; the report converts them to µs at the baseline's own rate (its CPU µs
 per call over its instructions per call, from the timed rounds of the same run).
 
+Every counted process runs with ``PYTHONHASHSEED=0``: string hashing is then the same in every
+process, and so is the work the interpreter does around dicts (without it a count moved by up to
+±7 % between two runs of the same code).
+
 Instructions are not time (a cache miss costs more than an add), but the peers here run the same
 interpreter on the same kind of work, so the ratios track CPU time closely and do not drift.
 Only the peers the targets compare are counted (valgrind makes each run some 50 times slower).
@@ -39,7 +43,10 @@ def available() -> bool:
 
 def _count(runner: Runner, peer: catalog.Peer, scenario: str, calls: int) -> int | None:
     label = f"instructions-{scenario}-{calls}"
-    prefix = ("valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
+    # A fixed hash seed: with random string hashing, dict layouts (and the work of every import and
+    # collision) differ from process to process, which moved a process's count by millions of
+    # instructions, tens of thousands per call once divided; with it, a count repeats to 0.01 %.
+    prefix = ("env", "PYTHONHASHSEED=0", "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
     if runner.run(peer, "count", {"scenario": scenario, "calls": calls}, label, prefix) is None:
         return None
     found = _COLLECTED.findall(runner.log_path(peer, label).read_text(errors="replace"))

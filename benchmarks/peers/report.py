@@ -124,6 +124,11 @@ def _signed(value: float) -> str:
     return _us(value) if round(value) < 0 else f"+{_us(value)}"
 
 
+def _signed_ms(value: float) -> str:
+    """Milliseconds added, one decimal, signed (a peer can start faster than its baseline)."""
+    return f"{MINUS}{abs(value):.1f} ms" if round(value, 1) < 0 else f"+{value:.1f} ms"
+
+
 def _cell_added(spread: tuple[float, float, float] | None) -> str:
     if spread is None:
         return "—"
@@ -285,13 +290,14 @@ def _targets(raw: dict[str, Any]) -> list[str]:
     if ours_startup and official_startup:
         lines.append(
             f"| import + instrument + first call ≤ the official instrumentation's | "
-            f"+{ours_startup[0]:.1f} ms vs +{official_startup[0]:.1f} ms | {mark(ours_startup[0] <= official_startup[0])} |"
+            f"{_signed_ms(ours_startup[0])} vs {_signed_ms(official_startup[0])} | "
+            f"{mark(ours_startup[0] <= official_startup[0])} |"
         )
     ours_own, official_own = _startup_own(raw, "tokentrace"), _startup_own(raw, "official")
     if ours_own and official_own:
         lines.append(
             "| the same, without the import phase every peer shares (instrument + first call, wall ms) | "
-            f"+{ours_own[0]:.1f} ms vs +{official_own[0]:.1f} ms | {mark(ours_own[0] <= official_own[0])} |"
+            f"{_signed_ms(ours_own[0])} vs {_signed_ms(official_own[0])} | {mark(ours_own[0] <= official_own[0])} |"
         )
     ours_rss, base_rss = _rss(raw, "tokentrace"), _rss(raw, "baseline")
     if ours_rss and base_rss:

@@ -14,7 +14,6 @@ patches.
 from __future__ import annotations
 
 import importlib
-import logging
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -23,7 +22,7 @@ import wrapt
 from opentelemetry import metrics, trace
 
 from . import budgeting, costing
-from ._guard import internal_error
+from ._guard import internal_error, logger
 from ._otel_setup import app_configured_telemetry, ensure_providers
 from ._version import __version__
 from .config import Settings
@@ -38,7 +37,6 @@ _SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
 # since the first release; backends show it as otel_scope_name).
 _SCOPE = "tokentrace.instrumentor"
 _PROVIDER_ARGS = ("tracer_provider", "meter_provider")
-_log = logging.getLogger("tokentrace")
 
 Patch = tuple[str, str, Callable[..., Any]]  # module, "Class.method", wrapper
 
@@ -117,7 +115,7 @@ class Instrumentation:
     def start(self, **kwargs: Any) -> bool:
         """Switch on with ``kwargs`` (providers and ``Settings`` fields); False if already on."""
         if self.active:
-            _log.warning("tokentrace: instrument() called while already instrumented; nothing changed")
+            logger.warning("tokentrace: instrument() called while already instrumented; nothing changed")
             return False
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
         # A bad price file is the user's to fix: it raises here, never in the middle of a call.
