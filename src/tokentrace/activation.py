@@ -100,7 +100,11 @@ class Instrumentation:
         self._libraries: dict[str, Callable[[Recorder], list[Patch]]] = {}
         self._patched: dict[str, list[tuple[str, str]]] = {}
         self._hooked: set[str] = set()  # post-import hooks are registered once per process
-        self.active = False
+
+    @property
+    def active(self) -> bool:
+        """Whether tokentrace is switched on."""
+        return self._recorder is not None
 
     @property
     def recorder(self) -> Recorder | None:
@@ -129,7 +133,7 @@ class Instrumentation:
             ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
         tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA_URL)
-        self._recorder = recorder = Recorder(tracer, meter, settings)
+        recorder = Recorder(tracer, meter, settings)
         recorder.summary = default_summary_sink()
         path = ledger_path(settings.ledger, app_telemetry)
         if path is not None:
@@ -140,7 +144,7 @@ class Instrumentation:
         preload_budgets(budgeting.budget_book(), path)
         self._patched = {}
         self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
-        self.active = True
+        self._recorder = recorder  # on from here: a start that raised above left it off
         for library in self._libraries:
             if library in sys.modules:
                 self._patch(library)
@@ -174,7 +178,6 @@ class Instrumentation:
                 _unwrap(module_name, attribute)
         self._patched = {}
         self._recorder = None
-        self.active = False
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None
