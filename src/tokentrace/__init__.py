@@ -53,7 +53,7 @@ def instrument(**settings: Any) -> Instrumentation:
     from ``OTEL_*`` variables when the app configured none) and any field of ``Settings``.
     Returns the process's ``Instrumentation`` (its ``ledger`` and ``recorder``). The same switch
     as ``TokenTraceInstrumentor().instrument()``, without importing ``opentelemetry.instrumentation``
-    (some 15 ms of start-up, most of it the ``packaging`` library its dependency checks use).
+    or running its dependency check (15 to 30 ms of start-up, much of it the ``packaging`` library).
     """
     active = instrumentation()
     active.start(**settings)
