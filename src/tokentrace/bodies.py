@@ -31,6 +31,7 @@ class BodyObserver:
 
     __slots__ = (
         "_acc",
+        "_add",
         "_buffer",
         "_data",
         "_decoder",
@@ -58,6 +59,7 @@ class BodyObserver:
         self.done = False
         self._sse = "text/event-stream" in content_type.lower()
         self._acc = StreamAccumulator(kind, hide_usage_chunk)
+        self._add = self._acc.reader()
         self._buffer = b""
         self._data: list[bytes] = []
         self._json: list[bytes] | None = [] if not self._sse else None
@@ -125,7 +127,7 @@ class BodyObserver:
         except ValueError:
             return
         if isinstance(event, dict):
-            self._acc.add(event)
+            self._add(event)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
         if self.done:

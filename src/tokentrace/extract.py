@@ -8,7 +8,7 @@ provider data: a field of the wrong type is treated as absent.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
@@ -94,10 +94,16 @@ _MAPPING, _MODEL, _OBJECT = 0, 1, 2
 _kinds_by_type: dict[type, int] = {}
 
 
+_MODEL_TYPES: set[type] = set()
+"""The types of ``_kinds_by_type`` that are ``_MODEL``: one membership test per stream chunk."""
+
+
 def _kind_of(cls: type, obj: Any) -> int:
     kind = _MAPPING if issubclass(cls, Mapping) else _MODEL if hasattr(obj, "__dict__") else _OBJECT
     if len(_kinds_by_type) < 4096:
         _kinds_by_type[cls] = kind
+        if kind == _MODEL:
+            _MODEL_TYPES.add(cls)
     return kind
 
 
@@ -178,8 +184,13 @@ def usage_from(raw: Any) -> Usage | None:
         return None
     fields = _view(raw)
     get = fields.get
-    input_tokens = _count(get("prompt_tokens"))
-    output_tokens = _count(get("completion_tokens"))
+    # Absent keys are the common case: ``_count`` is called only for values that are there.
+    input_tokens = get("prompt_tokens")
+    if input_tokens is not None:
+        input_tokens = _count(input_tokens)
+    output_tokens = get("completion_tokens")
+    if output_tokens is not None:
+        output_tokens = _count(output_tokens)
     if input_tokens is None and output_tokens is None:  # Responses API names
         input_tokens = _count(get("input_tokens"))
         output_tokens = _count(get("output_tokens"))
@@ -191,14 +202,24 @@ def usage_from(raw: Any) -> Usage | None:
     cache_read = cache_write = reasoning = None
     if in_details is not None:
         details = _view(in_details)
-        cache_read = _count(details.get("cached_tokens"))
-        cache_write = _count(details.get("cache_write_tokens"))
+        cache_read = details.get("cached_tokens")
+        if cache_read is not None:
+            cache_read = _count(cache_read)
+        cache_write = details.get("cache_write_tokens")
+        if cache_write is not None:
+            cache_write = _count(cache_write)
     if out_details is not None:
-        reasoning = _count(_view(out_details).get("reasoning_tokens"))
+        reasoning = _view(out_details).get("reasoning_tokens")
+        if reasoning is not None:
+            reasoning = _count(reasoning)
     if cache_read is None:  # DeepSeek reports cache hits at the top level
-        cache_read = _count(get("prompt_cache_hit_tokens"))
+        cache_read = get("prompt_cache_hit_tokens")
+        if cache_read is not None:
+            cache_read = _count(cache_read)
     if cache_write is None:  # gateways fronting Anthropic models
-        cache_write = _count(get("cache_creation_input_tokens"))
+        cache_write = get("cache_creation_input_tokens")
+        if cache_write is not None:
+            cache_write = _count(cache_write)
     provider_cost = get("cost")
     if provider_cost is not None:
         provider_cost = _money(provider_cost)
@@ -248,14 +269,33 @@ def _anthropic_reason(reason: Any) -> str | None:
 
 # --- requests ------------------------------------------------------------------------------------
 
-_NUMERIC_PARAMS: tuple[tuple[str, str], ...] = (
-    ("temperature", names.GEN_AI_REQUEST_TEMPERATURE),
-    ("top_p", names.GEN_AI_REQUEST_TOP_P),
-    ("top_k", names.GEN_AI_REQUEST_TOP_K),
-    ("frequency_penalty", names.GEN_AI_REQUEST_FREQUENCY_PENALTY),
-    ("presence_penalty", names.GEN_AI_REQUEST_PRESENCE_PENALTY),
-)
+_NUMERIC_PARAMS: dict[str, str] = {
+    "temperature": names.GEN_AI_REQUEST_TEMPERATURE,
+    "top_p": names.GEN_AI_REQUEST_TOP_P,
+    "top_k": names.GEN_AI_REQUEST_TOP_K,
+    "frequency_penalty": names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "presence_penalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
+}
 _MAX_TOKEN_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+_MAX_TOKEN_KEYS = frozenset(_MAX_TOKEN_PARAMS)
+# Every body key any request attribute comes from. A body holds a handful of keys; reading only
+# the ones it has (one C-level intersection) spares every call a score of lookups of absent keys.
+_PARAM_KEYS = frozenset(
+    {
+        *_NUMERIC_PARAMS,
+        *_MAX_TOKEN_PARAMS,
+        "seed",
+        "n",
+        "stop",
+        "stream",
+        "service_tier",
+        "encoding_format",
+        "dimensions",
+        "response_format",
+        "text",
+        "conversation",
+    }
+)
 
 
 _API_TYPES = {ApiKind.CHAT: names.API_TYPE_CHAT_COMPLETIONS, ApiKind.RESPONSES: names.API_TYPE_RESPONSES}
@@ -267,52 +307,66 @@ def request_attributes(kind: ApiKind, body: Mapping[str, Any], openai_api: bool 
     ``openai_api`` adds the ``openai.*`` attributes, which belong to OpenAI's own API only.
     """
     attrs: dict[str, Any] = {}
-    for key, attribute in _NUMERIC_PARAMS:
-        value = body.get(key)
-        if value is not None and type(value) in (int, float):
-            attrs[attribute] = value
-    for key in _MAX_TOKEN_PARAMS:
-        value = body.get(key)
-        if type(value) is int:
-            attrs[names.GEN_AI_REQUEST_MAX_TOKENS] = value
-            break
-    seed = body.get("seed")
-    if type(seed) is int:
-        attrs[names.GEN_AI_REQUEST_SEED] = seed
-    n = body.get("n")
-    if type(n) is int and n != 1:
-        attrs[names.GEN_AI_REQUEST_CHOICE_COUNT] = n
-    stop = body.get("stop")
-    if isinstance(stop, str):
-        attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = (stop,)
-    elif isinstance(stop, (list, tuple)) and all(isinstance(s, str) for s in stop):
-        attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(stop)
-    if body.get("stream") is True:
-        attrs[names.GEN_AI_REQUEST_STREAM] = True
     if openai_api:
-        tier = body.get("service_tier")
-        if isinstance(tier, str) and tier != "auto":
-            attrs[names.OPENAI_REQUEST_SERVICE_TIER] = tier
         api_type = _API_TYPES.get(kind)
         if api_type is not None:
             attrs[names.OPENAI_API_TYPE] = api_type
-    if kind is ApiKind.EMBEDDINGS:
-        fmt = body.get("encoding_format")
-        if isinstance(fmt, str):
-            attrs[names.GEN_AI_REQUEST_ENCODING_FORMATS] = (fmt,)
-        dimensions = body.get("dimensions")
-        if type(dimensions) is int:
-            attrs[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = dimensions
-    else:
+    present = _PARAM_KEYS.intersection(body)
+    if present:
+        _read_params(kind, body, present, openai_api, attrs)
+    return attrs
+
+
+def _read_params(
+    kind: ApiKind, body: Mapping[str, Any], present: frozenset[str], openai_api: bool, attrs: dict[str, Any]
+) -> None:
+    embeddings = kind is ApiKind.EMBEDDINGS
+    for key in present:
+        value = body[key]
+        attribute = _NUMERIC_PARAMS.get(key)
+        if attribute is not None:
+            if type(value) in (int, float):
+                attrs[attribute] = value
+        elif key == "stream":
+            if value is True:
+                attrs[names.GEN_AI_REQUEST_STREAM] = True
+        elif key in _MAX_TOKEN_KEYS:
+            continue  # below: which of them wins depends on the others
+        elif key == "seed":
+            if type(value) is int:
+                attrs[names.GEN_AI_REQUEST_SEED] = value
+        elif key == "n":
+            if type(value) is int and value != 1:
+                attrs[names.GEN_AI_REQUEST_CHOICE_COUNT] = value
+        elif key == "stop":
+            if isinstance(value, str):
+                attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = (value,)
+            elif isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
+                attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(value)
+        elif key == "service_tier":
+            if openai_api and isinstance(value, str) and value != "auto":
+                attrs[names.OPENAI_REQUEST_SERVICE_TIER] = value
+        elif embeddings:
+            if key == "encoding_format":
+                if isinstance(value, str):
+                    attrs[names.GEN_AI_REQUEST_ENCODING_FORMATS] = (value,)
+            elif key == "dimensions" and type(value) is int:
+                attrs[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = value
+    if not present.isdisjoint(_MAX_TOKEN_KEYS):
+        for key in _MAX_TOKEN_PARAMS:  # the first one set wins, in this order
+            value = body.get(key)
+            if type(value) is int:
+                attrs[names.GEN_AI_REQUEST_MAX_TOKENS] = value
+                break
+    if not embeddings and ("response_format" in present or "text" in present):
         output_type = _output_type(kind, body)
         if output_type is not None:
             attrs[names.GEN_AI_OUTPUT_TYPE] = output_type
-    if kind is ApiKind.RESPONSES:
-        conversation = body.get("conversation")
+    if kind is ApiKind.RESPONSES and "conversation" in present:
+        conversation = body["conversation"]
         conversation_id = conversation if isinstance(conversation, str) else _get(conversation, "id")
         if isinstance(conversation_id, str):
             attrs[names.GEN_AI_CONVERSATION_ID] = conversation_id
-    return attrs
 
 
 def _output_type(kind: ApiKind, body: Mapping[str, Any]) -> str | None:
@@ -391,9 +445,6 @@ def responses_finish_reason(response: Any) -> str | None:
     return status if isinstance(status, str) else None
 
 
-_RESPONSES, _MESSAGES = ApiKind.RESPONSES, ApiKind.MESSAGES  # module globals: cheaper per chunk
-
-
 class StreamAccumulator:
     """Collects what a stream says, chunk by chunk, into one ``ResponseInfo``.
 
@@ -412,21 +463,30 @@ class StreamAccumulator:
         self.texts: dict[int, list[str]] | None = {} if capture_text else None
         self.final_response: Any = None
 
-    def add(self, chunk: Any) -> bool:
+    def reader(self) -> Callable[[Any], bool]:
+        """The function that notes one chunk of this stream's API; True means hide the chunk.
+
+        Chosen once per stream, so no chunk pays for the choice. (Handed out, not kept on the
+        accumulator: a bound method of its own would make every accumulator a reference cycle.)
+        """
         kind = self.kind
-        if kind is _RESPONSES:
-            self._add_event(chunk)
-            return False
-        if kind is _MESSAGES:
-            self._add_anthropic_event(chunk)
-            return False
+        if kind is ApiKind.RESPONSES:
+            return self._add_event
+        if kind is ApiKind.MESSAGES:
+            return self._add_anthropic_event
+        return self._add_chunk
+
+    def add(self, chunk: Any) -> bool:
+        """Note one chunk; True means hide it from the caller (see ``reader``)."""
+        return self.reader()(chunk)
+
+    def _add_chunk(self, chunk: Any) -> bool:
+        """A chat or legacy completions chunk. This runs for every chunk of every stream."""
         info = self.info
-        # _view, inlined for the common chunk (an SDK model without extra fields): this runs for
-        # every chunk of every stream.
-        if _kinds_by_type.get(type(chunk)) == _MODEL and not getattr(chunk, "__pydantic_extra__", None):
-            fields = chunk.__dict__
-        else:
-            fields = _view(chunk)
+        # For an SDK model, its declared fields are its ``__dict__``; a provider's extra fields
+        # (``__pydantic_extra__``) are never any of the ones read here but ``x_groq``, which is
+        # looked up on its own below. So no per-chunk merge of the extras (``_view``).
+        fields = chunk.__dict__ if type(chunk) in _MODEL_TYPES else _view(chunk)
         get = fields.get
         if not info.model:  # Azure's first chunk (prompt filter results) has an empty model and id
             info.model = model_name(get("model")) or None
@@ -435,29 +495,27 @@ class StreamAccumulator:
             info.service_tier = _text(get("service_tier"))
         choices = get("choices")
         if choices:
-            if not isinstance(choices, (list, tuple)):
+            if type(choices) is not list and not isinstance(choices, (list, tuple)):
                 choices = ()
             elif self.texts is not None:
                 self._collect_text(choices)
             for choice in choices:
-                if _kinds_by_type.get(type(choice)) == _MODEL and not getattr(
-                    choice, "__pydantic_extra__", None
-                ):
-                    choice_fields = choice.__dict__
-                else:
-                    choice_fields = _view(choice)
-                reason = choice_fields.get("finish_reason")
+                view = choice.__dict__ if type(choice) in _MODEL_TYPES else _view(choice)
+                reason = view.get("finish_reason")
                 if reason is not None:
-                    index = choice_fields.get("index")
-                    self._reasons[index if type(index) is int else len(self._reasons)] = _text(reason)
-                    groq = get("x_groq")  # Groq puts usage here on the last chunk
-                    if groq is not None:
-                        info.usage = usage_from(_get(groq, "usage")) or info.usage
+                    self._note_reason(chunk, choice, reason)
         raw_usage = get("usage")
         if raw_usage is not None:
             info.usage = usage_from(raw_usage)
             return self._hide_usage_chunk and not choices
         return False
+
+    def _note_reason(self, chunk: Any, choice: Any, reason: Any) -> None:
+        index = _get(choice, "index")
+        self._reasons[index if type(index) is int else len(self._reasons)] = _text(reason)
+        groq = _get(chunk, "x_groq")  # Groq puts usage here on the last chunk
+        if groq is not None:
+            self.info.usage = usage_from(_get(groq, "usage")) or self.info.usage
 
     def _collect_text(self, choices: Any) -> None:
         assert self.texts is not None
@@ -468,7 +526,7 @@ class StreamAccumulator:
             if isinstance(piece, str):
                 self.texts.setdefault(index if type(index) is int else position, []).append(piece)
 
-    def _add_event(self, event: Any) -> None:
+    def _add_event(self, event: Any) -> bool:
         event_type = _get(event, "type")
         if event_type in ("response.completed", "response.incomplete", "response.failed", "response.created"):
             response = _get(event, "response")
@@ -480,8 +538,9 @@ class StreamAccumulator:
             self.info = final
             if self.texts is not None:
                 self.final_response = response
+        return False
 
-    def _add_anthropic_event(self, event: Any) -> None:
+    def _add_anthropic_event(self, event: Any) -> bool:
         event_type = _get(event, "type")
         info = self.info
         if event_type == "message_start":
@@ -503,6 +562,7 @@ class StreamAccumulator:
             text = _get(_get(event, "delta"), "text")
             if isinstance(text, str):
                 self.texts.setdefault(0, []).append(text)
+        return False
 
     def finish_reasons(self) -> list[str | None]:
         if self.kind is ApiKind.RESPONSES:

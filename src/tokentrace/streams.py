@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import wrapt
@@ -44,7 +45,7 @@ class StreamState:
         self.acc = acc
         self.done = False
         self.first = True
-        self.add = acc.add
+        self.add = acc.reader()
         """Note one chunk; True means hide it from the caller. It may raise: the proxies guard it
         inline (one Python call less per chunk, which is most of what a chunk costs tokentrace)."""
 
@@ -78,8 +79,30 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
         self._self_state = state
         self._self_next = wrapped.__next__
 
-    def __iter__(self) -> SyncStreamProxy:
-        return self
+    def __iter__(self) -> Iterator[Any]:
+        # A generator, as the SDK's own ``Stream.__iter__`` is: a ``for`` loop then resumes it per
+        # chunk instead of calling ``__next__`` (a Python method, and the SDK's behind it) per chunk.
+        return self._self_chunks()
+
+    def _self_chunks(self) -> Iterator[Any]:
+        state = self._self_state
+        add = state.add
+        try:
+            for chunk in self.__wrapped__:
+                if state.first:
+                    state.first_chunk()
+                try:
+                    if add(chunk):
+                        continue
+                except Exception as exc:
+                    internal_error("reading a stream chunk", exc)
+                yield chunk
+        except GeneratorExit:  # the loop stopped early: the stream itself may still be read on
+            raise
+        except BaseException as exc:
+            state.finish(names.STREAM_END_ERROR, exc)
+            raise
+        state.finish(names.STREAM_END_COMPLETED)
 
     def __next__(self) -> Any:
         state = self._self_state
@@ -131,8 +154,32 @@ class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
         self._self_state = state
         self._self_anext = wrapped.__anext__
 
-    def __aiter__(self) -> AsyncStreamProxy:
-        return self
+    def __aiter__(self) -> AsyncIterator[Any]:
+        # An async generator, as the SDK's own ``AsyncStream.__aiter__`` is (see the sync proxy).
+        return self._self_chunks()
+
+    async def _self_chunks(self) -> AsyncIterator[Any]:
+        state = self._self_state
+        add = state.add
+        try:
+            async for chunk in self.__wrapped__:
+                if state.first:
+                    state.first_chunk()
+                try:
+                    if add(chunk):
+                        continue
+                except Exception as exc:
+                    internal_error("reading a stream chunk", exc)
+                yield chunk
+        except GeneratorExit:  # the loop stopped early: the stream itself may still be read on
+            raise
+        except asyncio.CancelledError:
+            state.finish(names.STREAM_END_CANCELLED)
+            raise
+        except BaseException as exc:
+            state.finish(names.STREAM_END_ERROR, exc)
+            raise
+        state.finish(names.STREAM_END_COMPLETED)
 
     async def __anext__(self) -> Any:
         state = self._self_state

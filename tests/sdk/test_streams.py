@@ -148,6 +148,25 @@ def test_break_then_close_finishes_once(instrumented: Telemetry) -> None:
     assert len(instrumented.metrics()["gen_ai.client.operation.duration"]) == 1
 
 
+def test_loop_stopped_early_then_resumed_reads_on_and_finishes_once(instrumented: Telemetry) -> None:
+    client = make_client(streaming_handler())
+    stream = client.chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True)
+    seen = [next(stream)]  # next() and for loops share one position, as on the SDK's stream
+    for chunk in stream:
+        seen.append(chunk)
+        break
+    assert instrumented.spans() == []
+    seen += list(stream)
+    assert "".join(contents(seen)) == "Hello!"
+    assert [c for c in seen if not c.choices] == []  # the added usage chunk stays hidden
+    attrs = dict(instrumented.span().attributes or {})
+    assert attrs["tokentrace.stream.end"] == "completed"
+    assert attrs["gen_ai.usage.output_tokens"] == 6
+    assert attrs["gen_ai.response.finish_reasons"] == ("stop",)
+    assert list(stream) == []
+    assert len(instrumented.spans()) == 1
+
+
 def test_with_block_exit_finishes(instrumented: Telemetry) -> None:
     client = make_client(streaming_handler())
     with client.chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True) as stream:
@@ -199,6 +218,22 @@ async def test_async_stream(instrumented: Telemetry) -> None:
     attrs = dict(instrumented.span().attributes or {})
     assert attrs["gen_ai.usage.output_tokens"] == 6
     assert attrs["tokentrace.stream.end"] == "completed"
+
+
+async def test_async_loop_stopped_early_then_resumed_finishes_once(instrumented: Telemetry) -> None:
+    client = make_client(streaming_handler(), async_=True)
+    stream = await client.chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True)
+    seen = [await stream.__anext__()]
+    async for chunk in stream:
+        seen.append(chunk)
+        break
+    assert instrumented.spans() == []
+    seen += [chunk async for chunk in stream]
+    assert "".join(contents(seen)) == "Hello!"
+    attrs = dict(instrumented.span().attributes or {})
+    assert attrs["tokentrace.stream.end"] == "completed"
+    assert attrs["gen_ai.usage.input_tokens"] == 21
+    assert len(instrumented.spans()) == 1
 
 
 async def test_async_stream_close_and_context_manager(instrumented: Telemetry) -> None:
