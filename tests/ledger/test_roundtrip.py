@@ -152,3 +152,62 @@ def test_missing_file_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no ledger"):
         read_calls(tmp_path / "nope.sqlite3")
     assert not (tmp_path / "nope.sqlite3").exists()  # readers never create a ledger
+
+
+def _stored(
+    path: Path, rows: list[tuple[object, ...]], single_statement: bool, monkeypatch: pytest.MonkeyPatch
+) -> list[tuple[object, ...]]:
+    from tokentrace.ledger import schema
+
+    monkeypatch.setattr(schema, "SINGLE_STATEMENT_INSERT", single_statement)
+    schema.create_ledger(path)
+    conn = schema.connect(path)
+    schema.migrate(conn, path, schema.MIGRATIONS)
+    conn.execute("BEGIN IMMEDIATE")
+    schema.insert_rows(conn, rows)
+    conn.execute("COMMIT")
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(calls)")]
+    select = ", ".join(f"{c}, typeof({c})" for c in columns)
+    stored = conn.execute(f"SELECT {select} FROM calls ORDER BY id").fetchall()
+    conn.close()
+    return stored
+
+
+def test_one_statement_stores_exactly_what_bound_values_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch insert (one JSON value) keeps every value and its SQL type, odd ones included."""
+    from tokentrace.ledger.schema import record_to_row
+
+    odd = [
+        record(timestamp=T0 + 0.1 + n / 7, duration=n * 0.3 + 1e-9, input_tokens=n, cost=cost)
+        for n, cost in enumerate(ODD_COSTS)
+    ]
+    odd.append(
+        record(
+            tracking_id='it\'s "quoted" \\ back',
+            tracking_path=("ünïcode 🚀", 'it\'s "quoted" \\ back'),
+            request_model="m\nline\ttab\x01",
+            response_model=None,
+            cost=None,
+            input_tokens=None,
+        )
+    )
+    odd.append(record(cost=Decimal("9223372.036854775807"), output_tokens=2**31))
+    batch = [record_to_row(r) for r in odd]
+    one = _stored(tmp_path / "one.sqlite3", batch, True, monkeypatch)
+    bound = _stored(tmp_path / "bound.sqlite3", batch, False, monkeypatch)
+    assert one == bound
+    assert len(one) == len(batch)
+
+
+def test_a_call_with_a_non_finite_time_is_skipped_alone(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    write(
+        path,
+        [record(timestamp=T0), record(timestamp=T0 + 1, duration=float("nan")), record(timestamp=T0 + 2)],
+    )
+    assert [row.ts for row in read_calls(path)] == [T0, T0 + 2]
+    assert any("could not write" in r.getMessage() for r in caplog.records)

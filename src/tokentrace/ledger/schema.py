@@ -10,6 +10,7 @@ from __future__ import annotations
 import decimal
 import functools
 import json
+import math
 import os
 import sqlite3
 import time
@@ -28,6 +29,7 @@ __all__ = [
     "INSERT_SQL",
     "MIGRATIONS",
     "SCHEMA_VERSION",
+    "SINGLE_STATEMENT_INSERT",
     "LedgerError",
     "Migration",
     "check_ledger",
@@ -118,15 +120,30 @@ _ROWS_PER_STATEMENT = 400 if sqlite3.sqlite_version_info >= (3, 32, 0) else 40
 _FULL_INSERT_SQL = (
     f"INSERT INTO calls ({_WRITTEN_COLUMNS}) VALUES {', '.join([_ONE_ROW] * _ROWS_PER_STATEMENT)}"
 )
+# Any number of rows in one statement with one bound value: a JSON array of rows (SQLite 3.38+,
+# whose JSON functions are built in and have the ``->>`` operator). JSON keeps every type a row
+# holds: integers, floats (written and read back exactly), text and null.
+SINGLE_STATEMENT_INSERT = sqlite3.sqlite_version_info >= (3, 38, 0)
+_JSON_INSERT_SQL = (
+    f"INSERT INTO calls ({_WRITTEN_COLUMNS}) SELECT "
+    + ", ".join(f"value ->> {i}" for i in range(23))
+    + " FROM json_each(?)"
+)
 
 
 def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``record_to_row`` rows, hundreds per statement.
+    """Insert ``record_to_row`` rows, all of them in one statement where SQLite allows.
 
-    One multi-row statement instead of ``executemany``: the sqlite3 module releases and retakes
-    the GIL around every statement step, and each retake makes the application's threads hand
-    the GIL over, so one step per row slowed the calling threads more than the writing itself.
+    Atomic: one statement is, and the fallback (older SQLite) runs in the caller's transaction.
+
+    The sqlite3 module releases the GIL around each statement and must take it back afterwards.
+    While the application's threads keep the interpreter busy, taking it back can wait for a long
+    time (seconds were measured under a tight loop of SDK calls), so a writer that runs a statement
+    per row, or per few hundred rows, falls behind. One statement per batch waits once.
     """
+    if SINGLE_STATEMENT_INSERT:
+        conn.execute(_JSON_INSERT_SQL, (json.dumps(rows, allow_nan=False),))
+        return
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         if len(chunk) == _ROWS_PER_STATEMENT:
@@ -168,8 +185,12 @@ def record_to_row(record: CallRecord) -> tuple[Any, ...]:
     """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text."""
     cost = record.cost
     path = record.tracking_path
+    timestamp = float(record.timestamp)
+    duration = float(record.duration)
+    if not (math.isfinite(timestamp) and math.isfinite(duration)):
+        raise ValueError(f"a call's time must be finite (timestamp {timestamp}, duration {duration})")
     return (
-        float(record.timestamp),
+        timestamp,
         record.tracking_id,
         _path_json(path) if path else None,
         record.operation,
@@ -186,7 +207,7 @@ def record_to_row(record: CallRecord) -> tuple[Any, ...]:
         None if cost is None else _usd_to_pico(cost),
         record.cost_source,
         record.cost_unknown_reason,
-        float(record.duration),
+        duration,
         record.status,
         record.error_type,
         1 if record.stream else 0,

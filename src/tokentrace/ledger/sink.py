@@ -1,8 +1,8 @@
 """A recorder sink that appends one ledger row per finished call, off the caller's thread.
 
 The calling thread only appends the record to a deque. A daemon thread wakes every ``interval``
-seconds (or as soon as ``batch_size`` calls wait), turns the records into rows and commits them in
-one transaction per batch. ``flush()`` waits until everything recorded before it is committed;
+seconds (or as soon as ``batch_size`` calls wait), turns every waiting record into a row and
+commits them in one transaction (one statement on SQLite 3.38+). ``flush()`` waits until everything recorded before it is committed;
 ``close()`` (registered with ``atexit``) flushes and stops the writer, so a normal exit loses no
 completed call. A ledger that cannot be written costs the application one warning, nothing more.
 """
@@ -24,6 +24,7 @@ from ..records import CallRecord
 from .paths import default_ledger_path
 from .schema import (
     MIGRATIONS,
+    SINGLE_STATEMENT_INSERT,
     LedgerError,
     Migration,
     connect,
@@ -37,6 +38,9 @@ from .schema import (
 __all__ = ["LedgerSink"]
 
 _OFF = "calls are not recorded in the ledger; your application is not affected"
+_MAX_BATCH = 20_000
+"""Most rows one transaction writes. A writer that fell behind writes all waiting calls at once,
+up to this: its cost is mostly in taking the GIL back after SQLite, once per transaction."""
 
 
 class _Flush:
@@ -212,9 +216,7 @@ class LedgerSink:
                     type(exc).__name__,
                     exc,
                 )
-            if len(rows) % 64 == 0:
-                time.sleep(0)  # hand the GIL to the app's threads between small slices of work
-            if len(rows) >= self._batch_size and not self._commit(conn):
+            if len(rows) >= _MAX_BATCH and not self._commit(conn):
                 return
         self._commit(conn)
 
@@ -224,14 +226,17 @@ class LedgerSink:
         if not rows or self._failed:
             return not self._failed
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                insert_rows(conn, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
+            if SINGLE_STATEMENT_INSERT:
+                insert_rows(conn, rows)  # one statement: its own transaction
+            else:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    insert_rows(conn, rows)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
         except sqlite3.OperationalError as exc:
             text = str(exc)
             if "locked" in text or "busy" in text:
