@@ -184,13 +184,8 @@ def usage_from(raw: Any) -> Usage | None:
         return None
     fields = _view(raw)
     get = fields.get
-    # Absent keys are the common case: ``_count`` is called only for values that are there.
-    input_tokens = get("prompt_tokens")
-    if input_tokens is not None:
-        input_tokens = _count(input_tokens)
-    output_tokens = get("completion_tokens")
-    if output_tokens is not None:
-        output_tokens = _count(output_tokens)
+    input_tokens = _count(get("prompt_tokens"))
+    output_tokens = _count(get("completion_tokens"))
     if input_tokens is None and output_tokens is None:  # Responses API names
         input_tokens = _count(get("input_tokens"))
         output_tokens = _count(get("output_tokens"))
@@ -202,24 +197,14 @@ def usage_from(raw: Any) -> Usage | None:
     cache_read = cache_write = reasoning = None
     if in_details is not None:
         details = _view(in_details)
-        cache_read = details.get("cached_tokens")
-        if cache_read is not None:
-            cache_read = _count(cache_read)
-        cache_write = details.get("cache_write_tokens")
-        if cache_write is not None:
-            cache_write = _count(cache_write)
+        cache_read = _count(details.get("cached_tokens"))
+        cache_write = _count(details.get("cache_write_tokens"))
     if out_details is not None:
-        reasoning = _view(out_details).get("reasoning_tokens")
-        if reasoning is not None:
-            reasoning = _count(reasoning)
+        reasoning = _count(_view(out_details).get("reasoning_tokens"))
     if cache_read is None:  # DeepSeek reports cache hits at the top level
-        cache_read = get("prompt_cache_hit_tokens")
-        if cache_read is not None:
-            cache_read = _count(cache_read)
+        cache_read = _count(get("prompt_cache_hit_tokens"))
     if cache_write is None:  # gateways fronting Anthropic models
-        cache_write = get("cache_creation_input_tokens")
-        if cache_write is not None:
-            cache_write = _count(cache_write)
+        cache_write = _count(get("cache_creation_input_tokens"))
     provider_cost = get("cost")
     if provider_cost is not None:
         provider_cost = _money(provider_cost)
