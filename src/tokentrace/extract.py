@@ -480,7 +480,7 @@ class StreamAccumulator:
             info.service_tier = _text(get("service_tier"))
         choices = get("choices")
         if choices:
-            if type(choices) is not list and not isinstance(choices, (list, tuple)):
+            if not isinstance(choices, (list, tuple)):
                 choices = ()
             elif self.texts is not None:
                 self._collect_text(choices)

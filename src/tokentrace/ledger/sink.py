@@ -2,9 +2,9 @@
 
 The calling thread only appends the record to a deque. A daemon thread wakes every ``interval``
 seconds (or as soon as ``batch_size`` calls wait), turns every waiting record into a row and
-commits them in one transaction (one statement on SQLite 3.38+). ``flush()`` waits until everything recorded before it is committed;
-``close()`` (registered with ``atexit``) flushes and stops the writer, so a normal exit loses no
-completed call. A ledger that cannot be written costs the application one warning, nothing more.
+commits them in one transaction (one statement on SQLite 3.38+). ``flush()`` waits until
+everything recorded before it is committed; ``close()`` (registered with ``atexit``) flushes and
+stops the writer, so a normal exit loses no completed call. A ledger that cannot be written costs the application one warning, nothing more.
 """
 
 from __future__ import annotations
