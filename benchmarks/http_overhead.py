@@ -100,7 +100,8 @@ def scenarios() -> dict[str, Callable[[], Any]]:
 
 def patch_only() -> None:
     """The patch alone on non-LLM requests: the wrapper called around a no-op ``send``."""
-    from tokentrace.patches import httpx_patch, requests_patch
+    from tokentrace.patches import httpx_client as httpx_patch
+    from tokentrace.patches import requests_session as requests_patch
     from tokentrace.patches.http_common import EndpointTable
 
     recorder = tokentrace.TokenTraceInstrumentor().recorder

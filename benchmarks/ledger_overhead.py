@@ -22,8 +22,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 
+from tokentrace.calls.records import CallRecord
 from tokentrace.ledger import LedgerSink
-from tokentrace.records import CallRecord
 
 RECORD = CallRecord(
     timestamp=time.time(),

@@ -17,7 +17,7 @@ import tracemalloc
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 
-from tokentrace.records import CallRecord
+from tokentrace.calls.records import CallRecord
 from tokentrace.summary import SummarySink
 
 MODELS = ("gpt-4.1", "gpt-4.1-mini", "claude-sonnet-4.5", "gemini-2.5-flash", "deepseek-v3.2", "o4-mini")

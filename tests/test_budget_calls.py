@@ -11,7 +11,7 @@ import requests
 
 import tokentrace
 from tests.conftest import Telemetry
-from tokentrace.budgeting import set_budgets
+from tokentrace.activation import set_budgets
 from tokentrace.devserver import DevServer
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]

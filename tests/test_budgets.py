@@ -26,8 +26,8 @@ from tokentrace.budgets import (
     estimate_prompt_tokens,
     worst_case_cost,
 )
+from tokentrace.calls.records import CallRecord
 from tokentrace.pricing import Rates
-from tokentrace.records import CallRecord
 
 HOUR = 3600
 DAY = 24 * HOUR

@@ -13,10 +13,10 @@ import pytest
 
 import tokentrace
 from tests.conftest import Telemetry
-from tokentrace.budgeting import set_budgets
+from tokentrace.activation import set_budgets
 from tokentrace.devserver import DevServer
 from tokentrace.ledger import read_calls
-from tokentrace.local_data import ledger_path
+from tokentrace.ledger.paths import ledger_path
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 ONE_CALL_USD = Decimal(8 * 2 + 7 * 8) / Decimal(10**6)

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Telemetry
-from tokentrace.bodies import BodyObserver
+from tokentrace.calls.extract import ApiKind, StreamAccumulator, response_info, usage_from
+from tokentrace.calls.providers import endpoint_for
 from tokentrace.config import Settings
-from tokentrace.extract import ApiKind, StreamAccumulator, response_info, usage_from
-from tokentrace.providers import endpoint_for
-from tokentrace.recorder import Recorder
+from tokentrace.patches.http_bodies import BodyObserver
+from tokentrace.telemetry.recorder import Recorder
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20),
@@ -111,7 +111,7 @@ def test_body_observer_never_raises(
     st.dictionaries(st.sampled_from(["messages", "prompt", "input", "instructions", "system"]), json_values),
 )
 def test_content_capture_never_raises(kind: ApiKind, body: dict[str, Any]) -> None:
-    from tokentrace.content import input_attributes, output_attributes
+    from tokentrace.calls.content import input_attributes, output_attributes
 
     for value in input_attributes(kind, body).values():
         json.loads(value)

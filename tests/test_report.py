@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 
 from tests.ledger._helpers import T0, record
+from tokentrace.calls.records import CallRecord
 from tokentrace.cli import main
 from tokentrace.ledger import LedgerSink, read_calls, read_figures, totals
-from tokentrace.records import CallRecord
 from tokentrace.report import command as report_command
 from tokentrace.report import parse_period, parse_when, render_text, summarize
 from tokentrace.report.text import bar

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tokentrace.extract import ApiKind, request_attributes
+from tokentrace.calls.extract import ApiKind, request_attributes
 
 
 def test_chat_parameters() -> None:

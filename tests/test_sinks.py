@@ -13,7 +13,7 @@ import tokentrace
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client
-from tokentrace.records import CallRecord
+from tokentrace.calls.records import CallRecord
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 

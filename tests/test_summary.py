@@ -24,14 +24,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tokentrace
-from tokentrace.records import CallRecord
+from tokentrace.activation import summary_sink as default_sink
+from tokentrace.calls.records import CallRecord
 from tokentrace.summary import (
     OVERFLOW,
     GroupSummary,
     LatencySketch,
     LogMapping,
     SummarySink,
-    default_sink,
     format_summary,
 )
 from tokentrace.summary.packed import PackedSlice

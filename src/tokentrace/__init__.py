@@ -1,7 +1,8 @@
 """tokentrace: what every LLM call costs, as OpenTelemetry spans and metrics.
 
 ``tokentrace.instrument()`` switches it on; ``tokentrace.track("feature")`` names the calls made
-inside it.
+inside it. Importing tokentrace loads neither OpenTelemetry's SDK nor the patches: they come with
+``instrument()``, so the CLI and apps that only import the package pay for neither.
 """
 
 from __future__ import annotations
@@ -9,13 +10,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .activation import Instrumentation, instrumentation
-from .budgeting import add_budget, budget_states
+from .activation import (
+    Instrumentation,
+    add_budget,
+    budget_states,
+    instrumentation,
+    price_book,
+    set_prices,
+    summary,
+)
 from .budgets import Budget, BudgetExceededError, BudgetState, Window
 from .config import Settings, SettingsError
-from .costing import price_book, set_prices
 from .pricing import PriceFileError, PriceOverride
-from .summary import GroupSummary, format_summary, summary
+from .summary import GroupSummary, format_summary
 from .tracking import track
 
 if TYPE_CHECKING:
@@ -23,37 +30,38 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Budget",
-    "GroupSummary",
-    "Instrumentation",
-    "format_summary",
-    "summary",
     "BudgetExceededError",
     "BudgetState",
-    "Window",
-    "add_budget",
-    "budget_states",
+    "GroupSummary",
+    "Instrumentation",
     "PriceFileError",
     "PriceOverride",
     "Settings",
     "SettingsError",
     "TokenTraceInstrumentor",
+    "Window",
     "__version__",
+    "add_budget",
+    "budget_states",
+    "format_summary",
     "instrument",
     "price_book",
     "set_prices",
-    "uninstrument",
+    "summary",
     "track",
+    "uninstrument",
 ]
 
 
 def instrument(**settings: Any) -> Instrumentation:
-    """Instrument the openai SDK in one line. Calling it again while instrumented does nothing.
+    """Instrument the openai SDK and plain HTTP clients in one line. Calling it again while
+    instrumented does nothing.
 
     Keyword arguments: ``tracer_provider``, ``meter_provider`` (default: the global ones, set up
     from ``OTEL_*`` variables when the app configured none) and any field of ``Settings``.
     Returns the process's ``Instrumentation`` (its ``ledger`` and ``recorder``). The same switch
     as ``TokenTraceInstrumentor().instrument()``, without importing ``opentelemetry.instrumentation``
-    or running its dependency check (15 to 30 ms of start-up, much of it the ``packaging`` library).
+    or running its dependency check (see the start-up figures in ``benchmarks/``).
     """
     active = instrumentation()
     active.start(**settings)

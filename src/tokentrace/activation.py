@@ -15,22 +15,37 @@ from __future__ import annotations
 
 import importlib
 import sys
-from collections.abc import Callable
-from typing import Any
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import wrapt
-from opentelemetry import metrics, trace
-
-from . import budgeting, costing
+from . import names
 from ._guard import internal_error, logger
-from ._otel_setup import app_configured_telemetry, ensure_providers
 from ._version import __version__
+from .budgets import Budget, BudgetBook, BudgetState
 from .config import Settings
-from .local_data import ledger_path, preload_budgets
-from .recorder import Recorder
-from .summary import default_sink as default_summary_sink
+from .ledger.paths import ledger_path
+from .pricing import PriceBook, PriceOverride, load_price_file
+from .summary import GroupSummary, SummarySink
 
-__all__ = ["Instrumentation", "instrumentation"]
+if TYPE_CHECKING:
+    from .telemetry.recorder import Recorder
+
+__all__ = [
+    "Instrumentation",
+    "add_budget",
+    "budget_states",
+    "instrumentation",
+    "price_book",
+    "set_budgets",
+    "set_prices",
+    "summary",
+    "summary_sink",
+]
+
 
 _SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
 # The instrumentation scope of tokentrace's spans and metrics (named after the entry point's module
@@ -50,7 +65,7 @@ def _openai_patches(recorder: Recorder) -> list[Patch]:
 
 
 def _requests_patches(recorder: Recorder) -> list[Patch]:
-    from .patches import requests_patch
+    from .patches import requests_session as requests_patch
     from .patches.http_common import EndpointTable
 
     wrapper = requests_patch.make_wrapper(recorder, EndpointTable(recorder.settings.http_endpoints))
@@ -59,7 +74,7 @@ def _requests_patches(recorder: Recorder) -> list[Patch]:
 
 def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
     def patches(recorder: Recorder) -> list[Patch]:
-        from .patches import httpx_patch
+        from .patches import httpx_client as httpx_patch
         from .patches.http_common import EndpointTable
 
         wrappers = httpx_patch.make_wrappers(recorder, EndpointTable(recorder.settings.http_endpoints))
@@ -82,6 +97,8 @@ def _unwrap(module_name: str, attribute: str) -> None:
     owner: Any = importlib.import_module(module_name)
     for part in owner_name.split(".") if owner_name else ():
         owner = getattr(owner, part)
+    import wrapt
+
     current = vars(owner).get(method) if isinstance(owner, type) else getattr(owner, method, None)
     if isinstance(current, wrapt.FunctionWrapper):
         setattr(owner, method, current.__wrapped__)
@@ -95,6 +112,15 @@ class Instrumentation:
     """
 
     def __init__(self) -> None:
+        self.prices = PriceBook()
+        """The price book calls are priced with: bundled data under the file's and code's overrides."""
+        self.budgets = BudgetBook()
+        """The budgets every call is checked against (``instrument(budgets=...)``, ``add_budget``)."""
+        self.summary = SummarySink()
+        """The in-process summary every finished call is added to (``tokentrace.summary()``)."""
+        # Overrides by origin: the price file first, code (``set_prices``) after, so code wins.
+        self._overrides: dict[str, tuple[PriceOverride, ...]] = {"file": (), "code": ()}
+        self._overrides_lock = threading.Lock()
         self._recorder: Recorder | None = None
         self._ledger: Any = None
         self._libraries: dict[str, Callable[[Recorder], list[Patch]]] = {}
@@ -123,9 +149,15 @@ class Instrumentation:
             return False
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
         # A bad price file is the user's to fix: it raises here, never in the middle of a call.
-        costing.load_prices_file(settings.prices)
+        self.set_prices("file", tuple(load_price_file(settings.prices)) if settings.prices else ())
         if settings.budgets is not None:
-            budgeting.set_budgets(settings.budgets)
+            self.set_budgets(settings.budgets)
+        import wrapt
+        from opentelemetry import metrics, trace
+
+        from .telemetry.recorder import Recorder
+        from .telemetry.sdk_setup import app_configured_telemetry, ensure_providers
+
         tracer_provider = kwargs.get("tracer_provider")
         meter_provider = kwargs.get("meter_provider")
         app_telemetry = app_configured_telemetry(tracer_provider, meter_provider)
@@ -133,15 +165,15 @@ class Instrumentation:
             ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
         tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA_URL)
-        recorder = Recorder(tracer, meter, settings)
-        recorder.summary = default_summary_sink()
+        recorder = Recorder(tracer, meter, settings, self.prices, self.budgets)
+        recorder.summary = self.summary
         path = ledger_path(settings.ledger, app_telemetry)
         if path is not None:
             from .ledger import LedgerSink
 
             self._ledger = LedgerSink(path)  # a file that is not a ledger raises here, at start
             recorder.sinks.append(self._ledger)
-        preload_budgets(budgeting.budget_book(), path)
+        _preload_budgets(self.budgets, path)
         self._patched = {}
         self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
         self._recorder = recorder  # on from here: a start that raised above left it off
@@ -163,6 +195,8 @@ class Instrumentation:
         if recorder is None or make is None or library in self._patched:
             return
         done: list[tuple[str, str]] = []
+        import wrapt
+
         try:
             for module_name, attribute, wrapper in make(recorder):
                 wrapt.wrap_function_wrapper(module_name, attribute, wrapper)
@@ -170,6 +204,19 @@ class Instrumentation:
         except Exception as exc:  # an unsupported version of the library: leave it unpatched
             internal_error(f"patching {library}", exc)
         self._patched[library] = done
+
+    def set_prices(self, origin: str, overrides: tuple[PriceOverride, ...]) -> None:
+        """Replace the overrides of one origin (``file`` or ``code``)."""
+        with self._overrides_lock:
+            self._overrides[origin] = overrides
+            self.prices.set_overrides((*self._overrides["file"], *self._overrides["code"]))
+
+    def set_budgets(self, budgets: Iterable[Budget]) -> None:
+        """Replace every budget."""
+        for budget in self.budgets.budgets:
+            self.budgets.remove(budget)
+        for budget in budgets:
+            self.budgets.add(budget)
 
     def stop(self) -> None:
         """Switch off: every patched method gets its original back, the ledger is closed."""
@@ -189,3 +236,77 @@ _INSTANCE = Instrumentation()
 def instrumentation() -> Instrumentation:
     """The process's one ``Instrumentation``."""
     return _INSTANCE
+
+
+def _spent_in(path: Path) -> Callable[[Budget, float, float], Decimal | int]:
+    from .ledger import read_calls
+
+    def spent(budget: Budget, start: float, end: float) -> Decimal | int:
+        usd = budget.unit == names.UNIT_USD
+        total: Decimal | int = Decimal(0) if usd else 0
+        for row in read_calls(path, since=start, until=end):
+            if not budget.covers((row.request_model, row.response_model), row.tracking_path):
+                continue
+            if usd:
+                total += row.cost or Decimal(0)
+            else:
+                total += (row.input_tokens or 0) + (row.output_tokens or 0)
+        return total
+
+    return spent
+
+
+def _preload_budgets(book: BudgetBook, path: Path | None) -> None:
+    """Start each budget from what the ledger says was spent in its current window, so a restart
+    does not reset a monthly budget."""
+    if path is None or not book.budgets or not path.exists():
+        return
+    try:
+        book.preload(_spent_in(path))
+    except Exception as exc:  # a ledger we cannot read must not stop the app from starting
+        logger.warning("tokentrace: could not read spent amounts from the ledger %s (%s)", path, exc)
+
+
+def set_prices(overrides: Iterable[PriceOverride | Mapping[str, Any]]) -> None:
+    """Prices from code (per 1M tokens, USD), winning over the price file and the bundled data.
+
+    Each entry is a ``PriceOverride`` or a mapping of its fields, e.g.
+    ``{"model": "house-llm", "provider": "llm.internal", "input": 0.2, "output": 0.6}``.
+    Calling it again replaces the earlier code overrides.
+    """
+    entries = tuple(e if isinstance(e, PriceOverride) else PriceOverride(**dict(e)) for e in overrides)
+    _INSTANCE.set_prices("code", entries)
+
+
+def price_book() -> PriceBook:
+    """The process-wide price book tokentrace prices calls with."""
+    return _INSTANCE.prices
+
+
+def add_budget(budget: Budget) -> Budget:
+    """Add a budget now; it applies to the next call. Returns it (for ``remove``)."""
+    _INSTANCE.budgets.add(budget)
+    return budget
+
+
+def budget_states() -> list[BudgetState]:
+    """Spend and what remains of every budget, in its current window."""
+    return _INSTANCE.budgets.states()
+
+
+def set_budgets(budgets: Iterable[Budget]) -> None:
+    """Replace every budget of the process."""
+    _INSTANCE.set_budgets(budgets)
+
+
+def summary_sink() -> SummarySink:
+    """The process's in-process summary (what ``summary()`` reads)."""
+    return _INSTANCE.summary
+
+
+def summary(
+    by: Sequence[str] = ("model",),
+    since: datetime | timedelta | float | None = None,
+) -> list[GroupSummary]:
+    """Totals per group of the calls this process made; see ``SummarySink.summary``."""
+    return _INSTANCE.summary.summary(by, since)

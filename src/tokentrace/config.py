@@ -200,3 +200,8 @@ def _coerce(spec: _Field, value: Any) -> Any:
         except ValueError as exc:
             raise SettingsError(f"instrument(stream_usage=...): {exc}") from None
     return value
+
+
+def otlp_endpoint_configured() -> bool:
+    """Whether an OTLP endpoint (for any signal) is named in the environment."""
+    return any(os.environ.get(name) for name in names.ENV_OTLP_ENDPOINTS)

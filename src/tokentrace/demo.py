@@ -32,9 +32,9 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
     from opentelemetry.sdk.trace import TracerProvider
 
     import tokentrace
+    from tokentrace.calls.records import CallRecord
     from tokentrace.cli import main as cli
     from tokentrace.devserver import DevServer
-    from tokentrace.records import CallRecord
 
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="tokentrace-demo-"))
     folder.mkdir(parents=True, exist_ok=True)

@@ -14,10 +14,13 @@ from typing import Any
 from opentelemetry.instrumentation.instrumentor import BaseInstrumentor  # type: ignore[attr-defined]
 
 from .activation import instrumentation
-from .package import _instruments
-from .recorder import Recorder
+from .telemetry.recorder import Recorder
 
 __all__ = ["TokenTraceInstrumentor"]
+
+# Each library is patched only if it is installed, so none is a hard requirement: an app with
+# plain ``requests`` calls and no openai SDK is still instrumented.
+_instruments: tuple[str, ...] = ()
 
 
 class TokenTraceInstrumentor(BaseInstrumentor):  # type: ignore[misc]

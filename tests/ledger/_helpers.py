@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from tokentrace.records import CallRecord
+from tokentrace.calls.records import CallRecord
 
 T0 = 1_790_000_000.0  # 2026-09-21 14:13:20 UTC
 
@@ -63,7 +63,7 @@ RECORDER = """
 import sys
 from decimal import Decimal
 from tokentrace.ledger import LedgerSink
-from tokentrace.records import CallRecord
+from tokentrace.calls.records import CallRecord
 
 path, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 flush_every = int(sys.argv[4]) if len(sys.argv) > 4 else 0

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.ledger._helpers import T0, record
+from tokentrace.calls.records import CallRecord
 from tokentrace.ledger import CallFigures, LedgerSink, read_calls, read_figures
-from tokentrace.records import CallRecord
 
 ODD_COSTS = [
     Decimal("0.0028"),

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from tests.ledger._helpers import T0, record
+from tokentrace.calls.records import CallRecord
 from tokentrace.ledger import LedgerSink, LedgerTotals, spent, totals
-from tokentrace.records import CallRecord
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ from datetime import datetime
 import genai_prices
 import pytest
 
+from tokentrace.calls.records import Usage
 from tokentrace.pricing import PriceBook
-from tokentrace.records import Usage
 
 from ._helpers import OFF_PEAK, PEAK, clock_at
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
+from tokentrace.calls.records import Usage
 from tokentrace.pricing import Cost, PriceBook, PriceOverride, RateTier
-from tokentrace.records import Usage
 
 from ._helpers import PEAK, clock_at
 
@@ -222,8 +222,8 @@ def test_unknown_host_prices_a_first_party_model_its_maker_lists() -> None:
     """genai-prices cannot guess a provider for ``text-embedding-3-small``; its maker's list price applies."""
     from decimal import Decimal
 
+    from tokentrace.calls.records import Usage
     from tokentrace.pricing import PriceBook
-    from tokentrace.records import Usage
 
     cost = PriceBook().cost(
         "llm-gateway.internal", Usage(input_tokens=1_000_000), "text-embedding-3-small", None

@@ -9,8 +9,8 @@ from textwrap import dedent
 
 import pytest
 
+from tokentrace.calls.records import Usage
 from tokentrace.pricing import PriceBook, PriceFileError, PriceOverride, RateTier, load_price_file
-from tokentrace.records import Usage
 
 D = Decimal
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
+from tokentrace.calls.records import Usage
 from tokentrace.pricing import PriceBook, Rates
-from tokentrace.records import Usage
 
 from ._helpers import OFF_PEAK, PEAK, clock_at
 
@@ -212,7 +212,7 @@ def test_importing_pricing_does_not_import_genai_prices() -> None:
     code = (
         "import sys\n"
         "from tokentrace.pricing import PriceBook, PriceOverride\n"
-        "from tokentrace.records import Usage\n"
+        "from tokentrace.calls.records import Usage\n"
         "book = PriceBook([PriceOverride('m', input=1, output=1)], genai_prices=False)\n"
         "assert book.cost('x', Usage(input_tokens=1), 'm', None) is not None\n"
         "assert book.cost('x', Usage(input_tokens=1), 'other', None) is None\n"

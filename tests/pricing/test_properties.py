@@ -7,8 +7,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tokentrace.calls.records import Usage
 from tokentrace.pricing import PriceBook, PriceOverride, Rates, RateTier
-from tokentrace.records import Usage
 
 counts = st.one_of(st.none(), st.integers(min_value=-10, max_value=10**10))
 prices = st.decimals(min_value=0, max_value=1000, places=6, allow_nan=False, allow_infinity=False)

@@ -138,7 +138,7 @@ def test_a_new_process_prices_its_first_call_without_loading_genai_prices(tmp_pa
         """
         import json, sys
         from tokentrace.pricing import PriceBook
-        from tokentrace.records import Usage
+        from tokentrace.calls.records import Usage
         cost = PriceBook().cost("openai", Usage(input_tokens=1000, output_tokens=200), "gpt-4.1", None)
         print(json.dumps({"amount": str(cost.amount), "entry": cost.entry,
                           "loaded": "genai_prices" in sys.modules}))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tokentrace.calls.records import Usage
 from tokentrace.pricing import PriceBook, load_price_file
-from tokentrace.records import Usage
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "prices-seed.toml"
 RESELLER = "gateway.example.com"

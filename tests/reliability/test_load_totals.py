@@ -24,9 +24,9 @@ import requests
 import tokentrace
 from tests.conftest import Telemetry
 from tests.reliability._load_server import LoadServer, Tally, usage_for
-from tokentrace.budgeting import set_budgets
+from tokentrace.activation import set_budgets
+from tokentrace.activation import summary_sink as default_sink
 from tokentrace.ledger import read_calls
-from tokentrace.summary import default_sink
 
 THREADS = 16
 CALLS_PER_THREAD = 625  # 10,000 from threads

@@ -13,12 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Telemetry
-from tokentrace.bodies import BodyObserver
+from tokentrace.calls.extract import ApiKind
+from tokentrace.calls.providers import endpoint_for
 from tokentrace.config import Settings
-from tokentrace.extract import ApiKind
+from tokentrace.patches.http_bodies import BodyObserver
 from tokentrace.pricing import PriceFileError, PriceOverride, load_price_file
-from tokentrace.providers import endpoint_for
-from tokentrace.recorder import Recorder
+from tokentrace.telemetry.recorder import Recorder
 
 _TOML_PIECES = st.sampled_from(
     [

@@ -22,10 +22,10 @@ import requests
 import tokentrace
 from tests.conftest import Telemetry
 from tokentrace import cli
+from tokentrace.activation import summary_sink as default_sink
 from tokentrace.devserver import DevServer, delay, status
 from tokentrace.devserver import json as json_reply
 from tokentrace.ledger import read_calls
-from tokentrace.summary import default_sink
 
 KEY = "sk-tokentrace-canary-5be1d3c0a9f84e2b"
 PROMPT = "zebracanary quokkasecret"  # the dev server echoes the prompt back in its completion

@@ -17,7 +17,7 @@ from .budget import Budget, BudgetExceededError, BudgetState, parse_amount
 from .windows import EXACT, ZERO, Counter
 
 if TYPE_CHECKING:
-    from ..records import CallRecord
+    from ..calls.records import CallRecord
 
 __all__ = ["BudgetBook", "Decision", "WorstCaseUSD"]
 

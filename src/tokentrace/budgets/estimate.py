@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 
+from ..calls.records import Usage
 from ..pricing.rates import Rates
-from ..records import Usage
 
 __all__ = ["estimate_prompt_tokens", "worst_case_cost"]
 

@@ -20,7 +20,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from ..records import CallRecord
+from ..calls.records import CallRecord
 
 __all__ = [
     "APPLICATION_ID",

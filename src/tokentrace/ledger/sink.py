@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._guard import logger
-from ..records import CallRecord
+from ..calls.records import CallRecord
 from .paths import default_ledger_path
 from .schema import (
     MIGRATIONS,

@@ -12,13 +12,14 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import budgeting, content
 from .._guard import internal_error
-from ..bodies import BodyObserver
-from ..extract import ApiKind, api_kind_for_path, model_name, request_attributes
-from ..providers import endpoint_for
-from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder, in_recorded_call
+from ..budgets.gate import gate as budget_gate
+from ..calls import content
+from ..calls.extract import ApiKind, api_kind_for_path, model_name, request_attributes
+from ..calls.providers import endpoint_for
+from ..telemetry.recorder import OPENAI_PROVIDERS, LLMCall, Recorder, in_recorded_call
 from ..tracking import current_path
+from .http_bodies import BodyObserver
 
 __all__ = ["EndpointTable", "HttpStarted", "begin_http", "finish_read_body", "observer_for", "refuser"]
 
@@ -101,7 +102,7 @@ def begin_http(
     model = model_name(model)
     new_body = None
     path = current_path()
-    gate = budgeting.gate(endpoint.provider, model, path, payload)
+    gate = budget_gate(recorder.budgets, recorder.prices, endpoint.provider, model, path, payload)
     if gate is not None and gate.downgraded_from is not None:
         payload = {**payload, "model": gate.model}
         model = gate.model

@@ -14,9 +14,10 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .. import budgeting, content
 from .._guard import internal_error
-from ..extract import (
+from ..budgets.gate import gate as budget_gate
+from ..calls import content
+from ..calls.extract import (
     ApiKind,
     StreamAccumulator,
     api_kind_for_path,
@@ -24,10 +25,10 @@ from ..extract import (
     request_attributes,
     response_info,
 )
-from ..providers import Endpoint, endpoint_for, host_matches
-from ..recorder import OPENAI_PROVIDERS, LLMCall, Recorder
-from ..streams import AsyncStreamProxy, StreamState, SyncStreamProxy
+from ..calls.providers import Endpoint, endpoint_for, host_matches
+from ..telemetry.recorder import OPENAI_PROVIDERS, LLMCall, Recorder
 from ..tracking import current_path
+from .sdk_streams import AsyncStreamProxy, StreamState, SyncStreamProxy
 
 __all__ = ["TARGETS", "make_wrappers"]
 
@@ -110,7 +111,7 @@ def make_wrappers(recorder: Recorder, stream_classes: tuple[type, type]) -> tupl
         model = body.get("model")
         model = model_name(model)
         path = current_path()
-        gate = budgeting.gate(endpoint.provider, model, path, body)
+        gate = budget_gate(recorder.budgets, recorder.prices, endpoint.provider, model, path, body)
         if gate is not None and gate.downgraded_from is not None:
             body = {**body, "model": gate.model}  # a copy: the caller's arguments stay as they were
             options.json_data = body
@@ -271,7 +272,7 @@ def _finish_raw(recorder: Recorder, started: _Started, http_response: Any) -> No
     A body the SDK has already read is decoded here; an unread one (streamed) is observed as the
     caller reads it.
     """
-    from ..bodies import observe_response  # only these rarer calls need it
+    from .http_bodies import observe_response  # only these rarer calls need it
 
     call = started.call
     if not started.call.stream and _is_read(http_response):

@@ -18,7 +18,7 @@ from tokentrace.pricing.overrides import PriceOverride, best_override
 from tokentrace.pricing.rates import Cost, Rates, _cost
 
 if TYPE_CHECKING:
-    from tokentrace.records import Usage
+    from tokentrace.calls.records import Usage
 
 __all__ = ["PriceBook"]
 

@@ -11,7 +11,7 @@ from decimal import Context, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tokentrace.records import Usage
+    from tokentrace.calls.records import Usage
 
 __all__ = ["ZERO", "Cost", "RateTier", "Rates"]
 

@@ -18,7 +18,7 @@ from decimal import Decimal
 
 from .. import names
 from .._guard import internal_error
-from ..records import CallRecord
+from ..calls.records import CallRecord
 from .groups import GroupSummary, GroupTotals, add_exact
 from .packed import PackedSlice
 from .sketch import LogMapping

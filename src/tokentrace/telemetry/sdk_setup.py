@@ -15,7 +15,7 @@ from typing import Any
 
 from opentelemetry import metrics, trace
 
-from ._guard import logger
+from .._guard import logger
 
 __all__ = ["app_configured_telemetry", "ensure_providers"]
 

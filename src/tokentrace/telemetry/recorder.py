@@ -18,23 +18,19 @@ from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
 
-from . import names
-from ._guard import internal_error
-from .budgeting import (
-    BudgetGate,
-    budget_book,
-    event_attributes,
-    refusal_attributes,
-    register_budget_metrics,
-)
-from .config import Settings
-from .costing import CostRecorder
+from .. import names
+from .._guard import internal_error
+from ..budgets import BudgetBook
+from ..budgets.gate import BudgetGate
+from ..calls.providers import Endpoint
+from ..calls.records import CallRecord, ResponseInfo, Usage
+from ..config import Settings
+from ..pricing import Cost, PriceBook
+from ..summary import SummarySink
+from ..tracking import TrackingIdCap, current_path
+from .budget_metrics import add_budget_events, register_budget_metrics
+from .cost_metrics import CostRecorder
 from .instruments import make_instruments
-from .pricing import Cost
-from .providers import Endpoint
-from .records import CallRecord, ResponseInfo, Usage
-from .summary import SummarySink
-from .tracking import TrackingIdCap, current_path
 
 __all__ = ["OPENAI_PROVIDERS", "LLMCall", "Recorder", "in_recorded_call"]
 
@@ -110,15 +106,26 @@ class LLMCall:
 class Recorder:
     """Owns the tracer, the instruments and the sinks; shared by every patch."""
 
-    def __init__(self, tracer: Tracer, meter: Meter, settings: Settings) -> None:
+    def __init__(
+        self,
+        tracer: Tracer,
+        meter: Meter,
+        settings: Settings,
+        prices: PriceBook | None = None,
+        budgets: BudgetBook | None = None,
+    ) -> None:
+        prices = prices if prices is not None else PriceBook()
+        budgets = budgets if budgets is not None else BudgetBook()
         self.tracer = tracer
         self.settings = settings
         metric_names = names.LATEST if settings.latest_semconv else names.STABLE
         self._cache_write_attribute = metric_names.cache_write_attribute
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
         self._instruments = make_instruments(meter, settings.latest_semconv)
-        self._costs = CostRecorder(meter, settings.cost_breakdown, settings.cost_histogram)
-        register_budget_metrics(meter)
+        self.prices = prices
+        self.budgets = budgets
+        self._costs = CostRecorder(meter, prices, settings.cost_breakdown, settings.cost_histogram)
+        register_budget_metrics(meter, budgets)
         self.sinks: list[Sink] = []
         """Called with a ``CallRecord`` of every finished call (the ledger, the demo, tests)."""
         self.summary: SummarySink | None = None
@@ -138,7 +145,7 @@ class Recorder:
     ) -> LLMCall:
         """Open the span of a call; the caller makes it current with ``activate``.
 
-        ``gate`` is what the call's budgets decided (``budgeting.gate``), already applied to the
+        ``gate`` is what the call's budgets decided (``budgets.gate``), already applied to the
         request by the patch: a downgraded model is ``request_model`` here. ``path`` is the
         tracking path when the patch already read it (the calling context's otherwise).
         """
@@ -166,7 +173,7 @@ class Recorder:
         call.tracking_path = path
         if gate is not None:
             call.budget = gate
-            _budget_events(span, gate)
+            add_budget_events(span, gate)
         return call
 
     @staticmethod
@@ -253,7 +260,7 @@ class Recorder:
             status_code = getattr(error, "status_code", None)
             if type(status_code) is int:
                 attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
-            from .redact import redact  # failures only
+            from ..redact import redact  # failures only
 
             span.set_status(Status(StatusCode.ERROR, redact(str(error)[:2048], call.secrets)[:512]))
         elif status_code is not None and status_code >= 400:
@@ -304,11 +311,11 @@ class Recorder:
                 timed_out,
                 not timed_out and error_type is not None,
             )
-        charge = gate is not None or not budget_book().empty
+        charge = gate is not None or not self.budgets.empty
         if self.sinks or charge:
             record = _call_record(call, usage)
             if charge:
-                _charge_budgets(gate, record)
+                _charge_budgets(self.budgets, gate, record)
             for sink in self.sinks:
                 try:
                     sink(record)
@@ -320,22 +327,8 @@ _ZERO = Decimal(0)
 _NO_USAGE = Usage()
 
 
-def _budget_events(span: Any, gate: BudgetGate) -> None:
-    if gate.refusal is not None:
-        span.add_event(names.BUDGET_EVENT, refusal_attributes(gate.refusal))
-        return
-    decision = gate.decision
-    if decision is None:
-        return
-    if decision.downgraded_by is not None:
-        span.add_event(names.BUDGET_EVENT, event_attributes(decision.downgraded_by, "downgraded"))
-    for state in decision.warnings:
-        span.add_event(names.BUDGET_EVENT, event_attributes(state, "warned"))
-
-
-def _charge_budgets(gate: BudgetGate | None, record: CallRecord) -> None:
+def _charge_budgets(book: BudgetBook, gate: BudgetGate | None, record: CallRecord) -> None:
     try:
-        book = budget_book()
         if gate is None:
             book.charge(record)
         elif gate.decision is not None:

@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from . import names
+from .. import names
 from .records import ResponseInfo, Usage
 
 __all__ = [

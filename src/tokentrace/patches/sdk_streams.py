@@ -14,10 +14,10 @@ from typing import Any
 
 import wrapt
 
-from . import names
-from ._guard import internal_error
-from .extract import StreamAccumulator
-from .recorder import LLMCall, Recorder
+from .. import names
+from .._guard import internal_error
+from ..calls.extract import StreamAccumulator
+from ..telemetry.recorder import LLMCall, Recorder
 
 __all__ = ["AsyncStreamProxy", "StreamState", "SyncStreamProxy", "stream_content"]
 
@@ -26,7 +26,7 @@ _BaseProxy: Any = getattr(wrapt, "BaseObjectProxy", wrapt.ObjectProxy)
 
 def stream_content(acc: StreamAccumulator) -> dict[str, str]:
     """Output content of a finished stream (content capture only)."""
-    from .content import output_attributes
+    from ..calls.content import output_attributes
 
     if acc.final_response is not None:
         return output_attributes(acc.kind, acc.final_response)

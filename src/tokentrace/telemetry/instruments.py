@@ -11,8 +11,8 @@ from typing import Any
 
 from opentelemetry.metrics import Histogram, Meter
 
-from . import names
-from .records import Usage
+from .. import names
+from ..calls.records import Usage
 
 __all__ = ["LatestInstruments", "StableInstruments", "make_instruments"]
 

@@ -1,64 +1,24 @@
 """Cost on the span and in the metrics: what a finished call cost, or why it is unknown.
 
-The price book is process-wide so ``tokentrace.set_prices()`` works before or after
-``instrument()``; the recorder asks it once per finished call. Money stays ``Decimal`` until the
-attribute/metric boundary here.
+The recorder asks the process's price book once per finished call. Money stays ``Decimal`` until
+the attribute/metric boundary here.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from . import names
-from ._guard import logger
-from .pricing import Cost, PriceBook, PriceOverride, load_price_file
-from .records import ResponseInfo
+from .. import names
+from .._guard import logger
+from ..calls.records import ResponseInfo
+from ..pricing import Cost, PriceBook
 
-__all__ = ["CostRecorder", "price_book", "set_prices"]
-
-_book = PriceBook()
-_book_lock = threading.Lock()
-# Overrides by origin: the price file (setting ``prices``) first, code (``set_prices``) after, so
-# code wins where both price a model.
-_overrides: dict[str, tuple[PriceOverride, ...]] = {"file": (), "code": ()}
-
-
-def _apply(origin: str, overrides: tuple[PriceOverride, ...]) -> None:
-    with _book_lock:
-        _overrides[origin] = overrides
-        _book.set_overrides((*_overrides["file"], *_overrides["code"]))
-
-
-def price_book() -> PriceBook:
-    """The process-wide price book tokentrace prices calls with."""
-    return _book
-
-
-def _as_override(entry: PriceOverride | Mapping[str, Any]) -> PriceOverride:
-    if isinstance(entry, PriceOverride):
-        return entry
-    return PriceOverride(**dict(entry))
-
-
-def set_prices(overrides: Iterable[PriceOverride | Mapping[str, Any]]) -> None:
-    """Prices from code (per 1M tokens, USD), winning over the price file and the bundled data.
-
-    Each entry is a ``PriceOverride`` or a mapping of its fields, e.g.
-    ``{"model": "house-llm", "provider": "llm.internal", "input": 0.2, "output": 0.6}``.
-    Calling it again replaces the earlier code overrides.
-    """
-    _apply("code", tuple(_as_override(e) for e in overrides))
-
-
-def load_prices_file(path: str | None) -> None:
-    """Load the price file named by the ``prices`` setting; errors raise here, at ``instrument()``."""
-    _apply("file", tuple(load_price_file(path)) if path else ())
-
+__all__ = ["CostRecorder"]
 
 _MAX_WARNED = 1000
 _TOTALS: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], float]] = weakref.WeakKeyDictionary()
@@ -68,7 +28,10 @@ _TOTALS_LOCK = threading.Lock()
 class CostRecorder:
     """Prices finished calls and records cost attributes and metrics."""
 
-    def __init__(self, meter: Meter, breakdown: bool = False, histogram: bool = False) -> None:
+    def __init__(
+        self, meter: Meter, book: PriceBook, breakdown: bool = False, histogram: bool = False
+    ) -> None:
+        self._book = book
         self._breakdown = breakdown
         # The running totals are kept here and reported when metrics are collected: one dict
         # update per call instead of an SDK measurement (about 10 us each, whatever the instrument).
@@ -118,7 +81,7 @@ class CostRecorder:
             return None
         response_model = response.model if response is not None else None
         service_tier = response.service_tier if response is not None else None
-        cost = _book.cost(provider, usage, response_model, request_model, service_tier=service_tier)
+        cost = self._book.cost(provider, usage, response_model, request_model, service_tier=service_tier)
         if cost is None:
             span_attributes[names.COST_UNPRICED] = True
             self._record_unknown(names.UNKNOWN_UNPRICED, span_attributes, metric_attributes)

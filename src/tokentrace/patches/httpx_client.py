@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from .._guard import internal_error
-from ..bodies import observe_response
-from ..recorder import Recorder, in_recorded_call
+from ..telemetry.recorder import Recorder, in_recorded_call
+from .http_bodies import observe_response
 from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, refuser
 
 __all__ = ["make_wrappers", "targets"]

@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from . import names
+from .. import names
 from .extract import ApiKind, _get
 
 __all__ = ["input_attributes", "output_attributes"]

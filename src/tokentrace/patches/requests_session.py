@@ -14,8 +14,8 @@ import wrapt
 
 from .. import names
 from .._guard import internal_error
-from ..bodies import BodyObserver, observe_chunks
-from ..recorder import Recorder
+from ..telemetry.recorder import Recorder
+from .http_bodies import BodyObserver, observe_chunks
 from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, observer_for, refuser
 
 __all__ = ["TARGETS", "make_wrapper"]

@@ -14,11 +14,11 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from . import names
-from ._guard import internal_error
-from .extract import ApiKind, StreamAccumulator, response_info
-from .recorder import LLMCall, Recorder
-from .records import ResponseInfo
+from .. import names
+from .._guard import internal_error
+from ..calls.extract import ApiKind, StreamAccumulator, response_info
+from ..calls.records import ResponseInfo
+from ..telemetry.recorder import LLMCall, Recorder
 
 __all__ = ["BodyObserver", "observe_chunks", "observe_response"]
 

@@ -1,0 +1,97 @@
+"""Budgets at the call site: what a call's budgets decide before its request leaves the process.
+
+Every patch gates its calls through ``gate`` (via the call skeleton); the recorder charges the
+finished call to the same book. Pure: no OpenTelemetry here (the budget gauges and span events are
+in ``telemetry.budget_metrics``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from .._guard import logger
+from .book import BudgetBook, Decision
+from .budget import BudgetExceededError, BudgetState
+from .estimate import estimate_prompt_tokens, worst_case_cost
+
+if TYPE_CHECKING:
+    from ..pricing import PriceBook
+
+__all__ = ["BudgetGate", "gate"]
+
+_PROMPT_KEYS = ("messages", "input", "prompt")
+_MAX_OUTPUT_KEYS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+
+
+def _worst_case(prices: PriceBook, provider: str, body: Mapping[str, Any]) -> Any:
+    """Worst case of a call for ``precheck`` budgets, per model (a downgrade is priced as such)."""
+    max_output = next((body[k] for k in _MAX_OUTPUT_KEYS if type(body.get(k)) is int), None)
+    if max_output is None:
+        return None  # no output bound, no worst case: the call reserves nothing
+    prompt = next((body[k] for k in _PROMPT_KEYS if body.get(k) is not None), "")
+    estimate = estimate_prompt_tokens(prompt)
+
+    def for_model(model: str | None) -> Decimal | None:
+        rates = prices.rates(provider, model) if model else None
+        return worst_case_cost(rates, estimate, max_output) if rates is not None else None
+
+    return for_model
+
+
+class BudgetGate:
+    """The outcome of checking one call's budgets."""
+
+    __slots__ = ("decision", "model", "refusal")
+
+    def __init__(
+        self, decision: Decision | None, model: str | None, refusal: BudgetExceededError | None
+    ) -> None:
+        self.decision = decision
+        self.model = model
+        self.refusal = refusal
+
+    @property
+    def downgraded_from(self) -> str | None:
+        return self.decision.downgraded_from if self.decision is not None else None
+
+
+def gate(
+    book: BudgetBook,
+    prices: PriceBook,
+    provider: str,
+    model: str | None,
+    tracking_path: tuple[str, ...],
+    body: Mapping[str, Any],
+) -> BudgetGate | None:
+    """Check the budgets covering a call; None when there are none (the common, free case)."""
+    if book.empty:
+        return None
+    budgets = book.budgets
+    worst = _worst_case(prices, provider, body) if any(b.precheck for b in budgets) else None
+    try:
+        decision = book.check(model=model, tracking_path=tracking_path, worst_case_usd=worst)
+    except BudgetExceededError as refusal:
+        return BudgetGate(None, model, refusal)
+    for state in decision.warnings:
+        _warn_once(state)
+    return BudgetGate(decision, decision.model, None)
+
+
+_warned: set[tuple[str, float]] = set()
+
+
+def _warn_once(state: BudgetState) -> None:
+    key = (state.budget.name or "", state.window_start)
+    if key in _warned:
+        return
+    if len(_warned) > 10_000:
+        _warned.clear()
+    _warned.add(key)
+    logger.warning(
+        "tokentrace: budget %r is over its limit (%s of %s spent this window); calls continue (action=warn)",
+        state.budget.name,
+        state.spent,
+        state.limit,
+    )

@@ -1,0 +1,1 @@
+"""What a call is, whatever made it: its records, its provider, and what each API family says."""
