@@ -52,7 +52,7 @@ def test_failure_before_the_call_still_makes_the_call(
 def test_failure_on_a_stream_chunk_keeps_the_stream_intact(
     instrumented: Telemetry, production_mode: None, monkeypatch: Any
 ) -> None:
-    from tokentrace.calls.extract import StreamAccumulator
+    from tokentrace.calls.apis.stream import StreamAccumulator
 
     monkeypatch.setattr(StreamAccumulator, "add", boom)
     chunks = payloads.chat_chunks()

@@ -10,7 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Telemetry
-from tokentrace.calls.extract import ApiKind, StreamAccumulator, response_info, usage_from
+from tokentrace.calls.apis import ApiKind
+from tokentrace.calls.apis.openai_usage import usage_from
+from tokentrace.calls.apis.read import response_info
+from tokentrace.calls.apis.stream import StreamAccumulator
 from tokentrace.calls.providers import endpoint_for
 from tokentrace.config import Settings
 from tokentrace.patches.http_bodies import BodyObserver

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tokentrace.calls.extract import ApiKind, request_attributes
+from tokentrace.calls.apis import ApiKind
+from tokentrace.calls.apis.request import request_attributes
 
 
 def test_chat_parameters() -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from . import names
+from .calls.apis import SHAPES as _API_SHAPES
 
 __all__ = ["DEFAULT_STREAM_USAGE_HOSTS", "Settings", "SettingsError", "StreamUsagePolicy"]
 
@@ -76,7 +77,6 @@ def _parse_endpoints(raw: str) -> dict[str, str]:
     return endpoints
 
 
-_API_SHAPES = ("chat", "completions", "embeddings", "responses", "messages")
 
 
 def _parse_ledger(raw: str) -> str | bool:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import Telemetry
-from tokentrace.calls.extract import ApiKind
+from tokentrace.calls.apis import ApiKind
 from tokentrace.calls.providers import endpoint_for
 from tokentrace.config import Settings
 from tokentrace.patches.http_bodies import BodyObserver

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import names
-from .extract import ApiKind, _get
+from .apis import ApiKind
+from .fields import get as _get
 
 __all__ = ["input_attributes", "output_attributes"]
 

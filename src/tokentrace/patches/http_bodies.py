@@ -16,7 +16,9 @@ from typing import Any
 
 from .. import names
 from .._guard import internal_error
-from ..calls.extract import ApiKind, StreamAccumulator, response_info
+from ..calls.apis import ApiKind
+from ..calls.apis.read import response_info
+from ..calls.apis.stream import StreamAccumulator
 from ..calls.records import ResponseInfo
 from ..telemetry.recorder import LLMCall, Recorder
 

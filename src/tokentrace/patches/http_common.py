@@ -15,7 +15,9 @@ from typing import Any
 from .._guard import internal_error
 from ..budgets.gate import gate as budget_gate
 from ..calls import content
-from ..calls.extract import ApiKind, api_kind_for_path, model_name, request_attributes
+from ..calls.apis import ApiKind, api_kind_for_path
+from ..calls.apis.request import request_attributes
+from ..calls.fields import model_name
 from ..calls.providers import endpoint_for
 from ..telemetry.recorder import OPENAI_PROVIDERS, LLMCall, Recorder, in_recorded_call
 from ..tracking import current_path

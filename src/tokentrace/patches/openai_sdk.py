@@ -17,14 +17,11 @@ from typing import Any
 from .._guard import internal_error
 from ..budgets.gate import gate as budget_gate
 from ..calls import content
-from ..calls.extract import (
-    ApiKind,
-    StreamAccumulator,
-    api_kind_for_path,
-    model_name,
-    request_attributes,
-    response_info,
-)
+from ..calls.apis import ApiKind, api_kind_for_path
+from ..calls.apis.read import response_info
+from ..calls.apis.request import request_attributes
+from ..calls.apis.stream import StreamAccumulator
+from ..calls.fields import model_name
 from ..calls.providers import Endpoint, endpoint_for, host_matches
 from ..telemetry.recorder import OPENAI_PROVIDERS, LLMCall, Recorder
 from ..tracking import current_path

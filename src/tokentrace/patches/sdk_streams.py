@@ -16,7 +16,7 @@ import wrapt
 
 from .. import names
 from .._guard import internal_error
-from ..calls.extract import StreamAccumulator
+from ..calls.apis.stream import StreamAccumulator
 from ..telemetry.recorder import LLMCall, Recorder
 
 __all__ = ["AsyncStreamProxy", "StreamState", "SyncStreamProxy", "stream_content"]
