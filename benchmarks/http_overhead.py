@@ -100,15 +100,14 @@ def scenarios() -> dict[str, Callable[[], Any]]:
 
 def patch_only() -> None:
     """The patch alone on non-LLM requests: the wrapper called around a no-op ``send``."""
-    from tokentrace.patches import httpx_client as httpx_patch
-    from tokentrace.patches import requests_session as requests_patch
-    from tokentrace.patches.http_common import EndpointTable
+    from tokentrace.calls.apis import PathTable
+    from tokentrace.patches import httpx_client, requests_session
 
     recorder = tokentrace.TokenTraceInstrumentor().recorder
     assert recorder is not None
-    table = EndpointTable()
-    requests_send = requests_patch.make_wrapper(recorder, table)
-    httpx_send, _ = httpx_patch.make_wrappers(recorder, table)
+    table = PathTable()
+    requests_send = requests_session.make_wrapper_for(recorder, table)
+    httpx_send, _ = httpx_client.make_wrappers_for(recorder, table)
     session = requests.Session()
     prepared_get = session.prepare_request(requests.Request("GET", "http://api.example.com/v1/models"))
     prepared_post = session.prepare_request(

@@ -10,7 +10,7 @@ from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client, sse, sse_reply
 from tokentrace import _guard
-from tokentrace.patches import openai_sdk
+from tokentrace.patches import _call, openai_sdk
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -41,7 +41,7 @@ def test_failure_reading_the_response_returns_the_users_result(
 def test_failure_before_the_call_still_makes_the_call(
     instrumented: Telemetry, production_mode: None, monkeypatch: Any
 ) -> None:
-    monkeypatch.setattr(openai_sdk, "request_attributes", boom)
+    monkeypatch.setattr(_call, "request_attributes", boom)
     handler = Recorder(lambda b, r: json_reply(payloads.openai_chat()))
     client = make_client(handler)
     result = client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)

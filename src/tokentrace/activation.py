@@ -60,25 +60,25 @@ def _openai_patches(recorder: Recorder) -> list[Patch]:
     from .patches import openai_sdk
 
     base_client = importlib.import_module("openai._base_client")
-    wrappers = openai_sdk.make_wrappers(recorder, (base_client.Stream, base_client.AsyncStream))
+    wrappers = openai_sdk.make_wrappers_for(recorder, (base_client.Stream, base_client.AsyncStream))
     return [(m, a, w) for (m, a), w in zip(openai_sdk.TARGETS, wrappers, strict=True)]
 
 
 def _requests_patches(recorder: Recorder) -> list[Patch]:
-    from .patches import requests_session as requests_patch
-    from .patches.http_common import EndpointTable
+    from .calls.apis import PathTable
+    from .patches import requests_session
 
-    wrapper = requests_patch.make_wrapper(recorder, EndpointTable(recorder.settings.http_endpoints))
-    return [(m, a, wrapper) for m, a in requests_patch.TARGETS]
+    wrapper = requests_session.make_wrapper_for(recorder, PathTable(recorder.settings.http_endpoints))
+    return [(m, a, wrapper) for m, a in requests_session.TARGETS]
 
 
 def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
     def patches(recorder: Recorder) -> list[Patch]:
-        from .patches import httpx_client as httpx_patch
-        from .patches.http_common import EndpointTable
+        from .calls.apis import PathTable
+        from .patches import httpx_client
 
-        wrappers = httpx_patch.make_wrappers(recorder, EndpointTable(recorder.settings.http_endpoints))
-        return [(m, a, w) for (m, a), w in zip(httpx_patch.targets(module), wrappers, strict=True)]
+        wrappers = httpx_client.make_wrappers_for(recorder, PathTable(recorder.settings.http_endpoints))
+        return [(m, a, w) for (m, a), w in zip(httpx_client.targets(module), wrappers, strict=True)]
 
     return patches
 

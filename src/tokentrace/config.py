@@ -77,8 +77,6 @@ def _parse_endpoints(raw: str) -> dict[str, str]:
     return endpoints
 
 
-
-
 def _parse_ledger(raw: str) -> str | bool:
     value = raw.strip()
     if value.lower() in ("0", "false", "no", "off", "none"):

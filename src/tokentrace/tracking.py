@@ -18,11 +18,24 @@ from typing import Any, TypeVar
 
 from . import names
 
-__all__ = ["MAX_TRACKING_ID_LENGTH", "TrackingIdCap", "current_path", "track"]
+__all__ = [
+    "IN_RECORDED_CALL",
+    "MAX_TRACKING_ID_LENGTH",
+    "TrackingIdCap",
+    "current_path",
+    "in_recorded_call",
+    "track",
+]
 
 MAX_TRACKING_ID_LENGTH = 128
 
 _PATH: ContextVar[tuple[str, ...]] = ContextVar("tokentrace_tracking_path", default=())
+
+# True while a call is being recorded: HTTP-level patches step aside then, so one call is one span
+# and one cost. A plain context variable (it follows threads' and tasks' contexts the same way the
+# OpenTelemetry context does) costs a fraction of an OpenTelemetry context value.
+IN_RECORDED_CALL: ContextVar[bool] = ContextVar("tokentrace_in_recorded_call", default=False)
+in_recorded_call = IN_RECORDED_CALL.get
 
 F = TypeVar("F", bound=Callable[..., Any])
 

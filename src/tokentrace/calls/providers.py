@@ -8,7 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-__all__ = ["Endpoint", "endpoint_for", "host_matches", "provider_for_host"]
+__all__ = ["OPENAI_PROVIDERS", "Endpoint", "endpoint_for", "host_matches", "provider_for_host"]
+
+OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai"})
+"""Providers of OpenAI's own API, the only ones the ``openai.*`` attributes belong to."""
 
 # Exact hosts first, then suffixes; values are the semantic conventions' well-known provider names
 # where one exists, else a short stable id.

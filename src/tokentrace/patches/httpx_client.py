@@ -1,4 +1,4 @@
-"""``httpx`` and ``httpx2``: one wrapper on ``Client.send`` and one on ``AsyncClient.send``.
+"""``httpx`` and ``httpx2``: ``Client.send`` and ``AsyncClient.send`` as targets of the call skeleton.
 
 Both libraries share a design, so one body of code serves both. ``client.post(...)`` sends with
 the body read; ``client.stream(...)`` sends with ``stream=True`` and the body is observed as the
@@ -8,22 +8,23 @@ context and are left to the SDK patch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
-from .._guard import internal_error
-from ..telemetry.recorder import Recorder, in_recorded_call
+from ..calls.apis import PathTable
+from ..tracking import in_recorded_call
+from ._call import Call, CallSite, Wrapper, make_wrappers
+from ._http import finish_read_body, http_call, request_secrets
 from .http_bodies import observe_response
-from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, refuser
 
-__all__ = ["make_wrappers", "targets"]
+if TYPE_CHECKING:
+    from ..telemetry.recorder import Recorder
+
+__all__ = ["make_wrappers_for", "targets"]
 
 
 def targets(module: str) -> tuple[tuple[str, str], ...]:
     return ((module, "Client.send"), (module, "AsyncClient.send"))
-
-
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
 
 
 def _replace_body(request: Any, body: bytes) -> None:
@@ -35,82 +36,35 @@ def _replace_body(request: Any, body: bytes) -> None:
     request.headers["Content-Length"] = str(len(body))
 
 
-def make_wrappers(recorder: Recorder, table: EndpointTable) -> tuple[Wrapper, Wrapper]:
-    refuse = refuser(recorder)
-    add_usage = recorder.settings.stream_usage == "always"
-
-    def begin(args: tuple[Any, ...], kwargs: dict[str, Any]) -> HttpStarted | None:
+def make_wrappers_for(recorder: Recorder, table: PathTable) -> tuple[Wrapper, Wrapper]:
+    def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         request: Any = args[0] if args else kwargs.get("request")
-        try:
-            # Cheapest tests first: most traffic is not a POST, and the SDK's own calls carry a flag.
-            if request.method != "POST" or in_recorded_call():
-                return None
-            if table.match(str(request.url)) is None:
-                return None
-            try:
-                body = request.content
-            except Exception:  # a streamed request body: not a JSON API call we can read
-                return None
-            started = begin_http(recorder, table, request.method, str(request.url), body, add_usage)
-            if started is not None and started.new_body is not None:
-                _replace_body(request, started.new_body)
-            return started
-        except Exception as exc:
-            internal_error("starting an httpx call", exc)
+        # Cheapest tests first: most traffic is not a POST, and the SDK's own calls carry a flag.
+        if request.method != "POST" or in_recorded_call():
             return None
-
-    def finish(started: HttpStarted, response: Any, streamed: bool) -> None:
+        url = str(request.url)
+        if table.match(url) is None:
+            return None
         try:
-            if streamed and response.status_code < 400:
-                observe_response(recorder, started.call, started.kind, False, response)
-                return
-            body = b"" if streamed else response.content
-            finish_read_body(recorder, started, response.status_code, response.headers, body)
-        except Exception as exc:
-            internal_error("recording an httpx response", exc)
+            body = request.content
+        except Exception:  # a streamed request body: not a JSON API call we can read
+            return None
+        call = http_call(site, table, request.method, url, body)
+        if call is None:
+            return None
+        if call.body is not None:
+            _replace_body(request, json.dumps(call.body).encode())
+        call.source = request
+        call.streamed = bool(kwargs.get("stream"))
+        return call
 
-    def fail(started: HttpStarted, error: BaseException) -> None:
-        try:
-            recorder.end(started.call, None, error)
-        except Exception as exc:
-            internal_error("recording an httpx error", exc)
-
-    def sync_send(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        started = begin(args, kwargs)
-        if started is None:
-            return wrapped(*args, **kwargs)
-        if started.refusal is not None:  # a budget said no: nothing is sent
-            refuse(started)
-        token = recorder.activate(started.call)
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as error:
-            recorder.deactivate(token)
-            fail(started, error)
-            raise
-        recorder.deactivate(token)
-        finish(started, response, bool(kwargs.get("stream")))
+    def finish(call: Call, response: Any) -> Any:
+        if call.streamed and response.status_code < 400:
+            observe_response(recorder, call.record, call.api, False, response)
+        else:
+            body = b"" if call.streamed else response.content
+            finish_read_body(call, response.status_code, response.headers, body)
         return response
 
-    async def async_send(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        started = begin(args, kwargs)
-        if started is None:
-            return await wrapped(*args, **kwargs)
-        if started.refusal is not None:  # a budget said no: nothing is sent
-            refuse(started)
-        token = recorder.activate(started.call)
-        try:
-            response = await wrapped(*args, **kwargs)
-        except BaseException as error:
-            recorder.deactivate(token)
-            fail(started, error)
-            raise
-        recorder.deactivate(token)
-        finish(started, response, bool(kwargs.get("stream")))
-        return response
-
-    return sync_send, async_send
+    site = CallSite(recorder, "an httpx call", finish, secrets=request_secrets)
+    return make_wrappers(start, "an httpx call")

@@ -1,4 +1,5 @@
-"""``requests``: one wrapper on ``Session.send``, the choke point of ``requests.post`` and friends.
+"""``requests``: ``Session.send``, the choke point of ``requests.post`` and friends, as a target of
+the call skeleton.
 
 A non-streamed response is read inside ``send`` already, so its JSON is parsed there. A streamed
 one (``stream=True``) keeps its body unread: ``response.raw`` is wrapped so bytes are observed as
@@ -7,18 +8,21 @@ the caller reads them (``iter_lines``, ``iter_content``, ``raw.read``), never re
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import json
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from .. import names
-from .._guard import internal_error
-from ..telemetry.recorder import Recorder
+from ..calls.apis import PathTable
+from ._call import Call, CallSite, Wrapper, make_wrappers
+from ._http import finish_read_body, http_call, observer_for, request_secrets
 from .http_bodies import BodyObserver, observe_chunks
-from .http_common import EndpointTable, HttpStarted, begin_http, finish_read_body, observer_for, refuser
 
-__all__ = ["TARGETS", "make_wrapper"]
+if TYPE_CHECKING:
+    from ..telemetry.recorder import Recorder
+
+__all__ = ["TARGETS", "make_wrapper_for"]
 
 TARGETS: tuple[tuple[str, str], ...] = (("requests.sessions", "Session.send"),)
 
@@ -61,56 +65,34 @@ class _ObservedRaw(_BaseProxy):  # type: ignore[misc]
             observer.end(names.STREAM_END_ABANDONED)
 
 
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
-
-
-def make_wrapper(recorder: Recorder, table: EndpointTable) -> Wrapper:
-    refuse = refuser(recorder)
-    add_usage = recorder.settings.stream_usage == "always"
-
-    def finish(started: HttpStarted, response: Any, streamed: bool) -> None:
-        if streamed and response.status_code < 400:
-            observer = observer_for(recorder, started, response.headers, decoded=True)
-            response.raw = _ObservedRaw(response.raw, observer)
-            return
-        body = response.content if not streamed else b""
-        finish_read_body(recorder, started, response.status_code, response.headers, body)
-
-    def send(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
+def make_wrapper_for(recorder: Recorder, table: PathTable) -> Wrapper:
+    def start(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
         request: Any = args[0] if args else kwargs.get("request")
-        try:
-            started = begin_http(recorder, table, request.method, request.url, request.body, add_usage)
-            if started is not None and started.new_body is not None:
-                request = request.copy()  # the caller's prepared request stays as it was
-                request.body = started.new_body
-                request.headers["Content-Length"] = str(len(started.new_body))
-                args = (request, *args[1:]) if args else args
-                if not args:
-                    kwargs["request"] = request
-        except Exception as exc:
-            internal_error("starting a requests call", exc)
-            started = None
-        if started is None:
-            return wrapped(*args, **kwargs)
-        if started.refusal is not None:  # a budget said no: nothing is sent
-            refuse(started)
-        token = recorder.activate(started.call)
-        try:
-            response = wrapped(*args, **kwargs)
-        except BaseException as error:
-            recorder.deactivate(token)
-            try:
-                recorder.end(started.call, None, error)
-            except Exception as exc:
-                internal_error("recording a requests error", exc)
-            raise
-        recorder.deactivate(token)
-        try:
-            finish(started, response, bool(kwargs.get("stream")))
-        except Exception as exc:
-            internal_error("recording a requests response", exc)
+        call = http_call(site, table, request.method, request.url, request.body)
+        if call is None:
+            return None
+        if call.body is not None:
+            body = json.dumps(call.body).encode()
+            request = request.copy()  # the caller's prepared request stays as it was
+            request.body = body
+            request.headers["Content-Length"] = str(len(body))
+            if args:
+                call.args = (request, *args[1:])
+            else:
+                kwargs["request"] = request
+        call.source = request
+        call.streamed = bool(kwargs.get("stream"))
+        return call
+
+    def finish(call: Call, response: Any) -> Any:
+        if call.streamed and response.status_code < 400:
+            observer = observer_for(call, response.headers, decoded=True)
+            response.raw = _ObservedRaw(response.raw, observer)
+        else:
+            body = response.content if not call.streamed else b""
+            finish_read_body(call, response.status_code, response.headers, body)
         return response
 
-    return send
+    site = CallSite(recorder, "a requests call", finish, secrets=request_secrets)
+    sync_wrapper, _ = make_wrappers(start, "a requests call")
+    return sync_wrapper

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from contextvars import ContextVar
 from decimal import Decimal
 from typing import Any
 
@@ -22,25 +21,18 @@ from .. import names
 from .._guard import internal_error
 from ..budgets import BudgetBook
 from ..budgets.gate import BudgetGate
-from ..calls.providers import Endpoint
+from ..calls.providers import OPENAI_PROVIDERS, Endpoint
 from ..calls.records import CallRecord, ResponseInfo, Usage
 from ..config import Settings
 from ..pricing import Cost, PriceBook
 from ..summary import SummarySink
-from ..tracking import TrackingIdCap, current_path
+from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
 from .budget_metrics import add_budget_events, register_budget_metrics
 from .cost_metrics import CostRecorder
 from .instruments import make_instruments
 
-__all__ = ["OPENAI_PROVIDERS", "LLMCall", "Recorder", "in_recorded_call"]
+__all__ = ["LLMCall", "Recorder"]
 
-# True while a call is being recorded: HTTP-level patches step aside then, so one call is one span
-# and one cost. A plain context variable (it follows threads' and tasks' contexts the same way the
-# OpenTelemetry context does) costs a fraction of an OpenTelemetry context value.
-_IN_RECORDED_CALL: ContextVar[bool] = ContextVar("tokentrace_in_recorded_call", default=False)
-in_recorded_call = _IN_RECORDED_CALL.get
-
-OPENAI_PROVIDERS = frozenset({"openai", "azure.ai.openai"})
 
 Sink = Callable[[CallRecord], None]
 
@@ -179,11 +171,11 @@ class Recorder:
     @staticmethod
     def activate(call: LLMCall) -> tuple[object, object]:
         """Make the call's span current (so HTTP spans nest under it) and flag a recorded call."""
-        return otel_context.attach(trace.set_span_in_context(call.span)), _IN_RECORDED_CALL.set(True)
+        return otel_context.attach(trace.set_span_in_context(call.span)), IN_RECORDED_CALL.set(True)
 
     @staticmethod
     def deactivate(tokens: tuple[object, object]) -> None:
-        _IN_RECORDED_CALL.reset(tokens[1])  # type: ignore[arg-type]
+        IN_RECORDED_CALL.reset(tokens[1])  # type: ignore[arg-type]
         otel_context.detach(tokens[0])  # type: ignore[arg-type]
 
     # -- end --------------------------------------------------------------------------------------
