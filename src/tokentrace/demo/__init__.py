@@ -34,7 +34,7 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
     import tokentrace
     from tokentrace.calls.records import CallRecord
     from tokentrace.cli import main as cli
-    from tokentrace.devserver import DevServer
+    from tokentrace.demo.server import DevServer
 
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="tokentrace-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
