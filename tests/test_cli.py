@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.ledger._helpers import record
 from tokentrace.cli import main
+from tokentrace.ledger import LedgerSink
 
 SEED = Path(__file__).parent.parent / "examples" / "prices-seed.toml"
 
@@ -67,6 +71,15 @@ def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.fixture
+def small_ledger(tmp_path: Path) -> Path:
+    path = tmp_path / "ledger.sqlite3"
+    with LedgerSink(path) as sink:
+        sink(record(timestamp=time.time() - 60))
+        sink(record(timestamp=time.time() - 30, tracking_id="support-bot", tracking_path=("support-bot",)))
+    return path
+
+
 @pytest.mark.parametrize("hidden", ["openai", "requests", "openai,requests"])
 def test_demo_without_its_extra_says_how_to_install_it(hidden: str) -> None:
     code = _HIDE_MODULES + "from tokentrace.cli import main\nraise SystemExit(main(['demo']))\n"
@@ -94,3 +107,28 @@ def test_demo_prints_its_report_to_its_stream_without_the_cli(tmp_path: Path) ->
     assert "By tracking id" in result.stderr
     assert "By model" in result.stderr
     assert f"tokentrace report --ledger {tmp_path / 'ledger.sqlite3'}" in result.stderr
+
+
+@pytest.mark.parametrize("spelling", ["tracking_id", "tracking-id"])
+def test_report_by_tracking_id_either_spelling(
+    small_ledger: Path, spelling: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["report", "--ledger", str(small_ledger), "--format", "json", "--by", spelling]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["by"] == "tracking_id"
+    assert [group["key"] for group in document["groups"]] == ["checkout-summary", "support-bot"]
+
+
+def test_report_help_names_the_canonical_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["report", "--help"])
+    out = capsys.readouterr().out
+    assert "tracking_id" in out
+    assert "tracking-id" not in out
+
+
+def test_an_unknown_breakdown_is_refused(small_ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--ledger", str(small_ledger), "--by", "tenant"])
+    assert exit_.value.code == 2
+    assert "tracking_id" in capsys.readouterr().err

@@ -122,7 +122,7 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
             tokentrace.uninstrument()  # flushes the ledger
 
     print(f"\nledger written to {ledger}\n", file=out)
-    for by in ("tracking-id", "model"):
+    for by in ("tracking_id", "model"):
         write_report(build_report(ledger, DEFAULT_SINCE, None, by, utc=False), "table", out)
         print(file=out)
     print(f"open it again with: tokentrace report --ledger {ledger}", file=out)

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from .. import names
 from ..ledger import CallFigures, LedgerError, count_calls, default_ledger_path, read_figures
-from .aggregate import BY_CHOICES, Report, summarize
+from .aggregate import BY_ALIASES, BY_CHOICES, Report, summarize
 from .html import render_html
 from .machine import render_csv, render_json
 from .period import parse_period
@@ -66,12 +66,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--until", metavar="WHEN", help="end, same forms; a date includes that whole day (default: now)"
     )
-    parser.add_argument("--by", choices=BY_CHOICES, default="model", help="breakdown (default: model)")
+    parser.add_argument(
+        "--by",
+        type=_by_key,
+        choices=BY_CHOICES,
+        default="model",
+        help="breakdown (default: model)",
+    )
     parser.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="stdout format (default: table)"
     )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with a chart")
     parser.add_argument("--utc", action="store_true", help="dates and days in UTC rather than local time")
+
+
+def _by_key(text: str) -> str:
+    # The report once spelled it tracking-id; tracking_id is the one name everywhere now.
+    return BY_ALIASES.get(text, text)
 
 
 def _with_progress(rows: Iterable[CallFigures], expected: int, stream: TextIO) -> Iterator[CallFigures]:
