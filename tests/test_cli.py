@@ -48,6 +48,10 @@ def test_prices_bad_file_is_exit_2(tmp_path: Path, capsys: Any) -> None:
     assert "inptu" in err
 
 
+# What `tokentrace report` and `tokentrace prices` must never load: they read price data and
+# ledgers, so neither the patches, the telemetry rooms, wrapt, OpenTelemetry nor the SDK they patch.
+_NOT_FOR_THE_CLI = ("tokentrace.patches", "tokentrace.telemetry", "opentelemetry", "wrapt", "openai")
+
 # Makes `import openai` / `import requests` fail in a child process as if they were not installed.
 _HIDE_MODULES = """
 import sys
@@ -78,6 +82,27 @@ def small_ledger(tmp_path: Path) -> Path:
         sink(record(timestamp=time.time() - 60))
         sink(record(timestamp=time.time() - 30, tracking_id="support-bot", tracking_path=("support-bot",)))
     return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["report", "--ledger", "LEDGER"], ["prices", "gpt-4.1"]],
+    ids=["report", "prices"],
+)
+def test_report_and_prices_load_nothing_of_the_instrumentation(small_ledger: Path, argv: list[str]) -> None:
+    argv = [str(small_ledger) if arg == "LEDGER" else arg for arg in argv]
+    code = (
+        "import sys\n"
+        "import tokentrace.cli\n"
+        f"code = tokentrace.cli.main({argv!r})\n"
+        f"loaded = sorted(m for m in sys.modules if m.partition('.')[0] in {_NOT_FOR_THE_CLI!r} "
+        f"or m.startswith({_NOT_FOR_THE_CLI!r}))\n"
+        "print('LOADED', loaded)\n"
+        "raise SystemExit(code)\n"
+    )
+    result = _python(code)
+    assert result.returncode == 0, result.stderr
+    assert "LOADED []" in result.stdout, result.stdout.splitlines()[-1]
 
 
 @pytest.mark.parametrize("hidden", ["openai", "requests", "openai,requests"])
