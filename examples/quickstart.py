@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
 
 import tokentrace
-from tokentrace.devserver import DevServer
+from tokentrace.demo.server import DevServer
 
 
 class PrintingExporter(SpanExporter):

@@ -12,7 +12,7 @@ import requests
 import tokentrace
 from tests.conftest import Telemetry
 from tokentrace.activation import set_budgets
-from tokentrace.devserver import DevServer
+from tokentrace.demo.server import DevServer
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 ONE_CALL_USD = (8 * 2 + 7 * 8) / 1e6  # gpt-4.1 at the devserver's counts: 8 in, 7 out

@@ -7,8 +7,11 @@ import gzip
 import http.client
 import json
 import math
+import signal
 import socket
 import struct
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,8 +28,8 @@ from openai.types.chat import (
 )
 from openai.types.responses import FunctionToolParam
 
-from tokentrace import devserver
-from tokentrace.devserver import DevServer
+from tokentrace.demo import server as devserver
+from tokentrace.demo.server import DevServer
 
 SYSTEM: ChatCompletionSystemMessageParam = {"role": "system", "content": "You are terse."}  # 3 + 3 tokens
 USER: ChatCompletionUserMessageParam = {"role": "user", "content": "Say hello to the team"}  # 3 + 5 tokens
@@ -835,3 +838,24 @@ def test_main_serves_until_stopped(capsys: pytest.CaptureFixture[str]) -> None:
         stop.set()
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_python_dash_m_serves_until_ctrl_c() -> None:
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tokentrace.demo.server", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()  # blocks until the server is listening
+        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+        answer = httpx.post(base_url + "/chat/completions", json={"model": "gpt-4.1", "messages": [USER]})
+        assert answer.json()["choices"][0]["message"]["content"] == REPLY
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=60) == 0
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -14,7 +14,7 @@ import pytest
 import tokentrace
 from tests.conftest import Telemetry
 from tokentrace.activation import set_budgets
-from tokentrace.devserver import DevServer
+from tokentrace.demo.server import DevServer
 from tokentrace.ledger import read_calls
 from tokentrace.ledger.paths import ledger_path
 

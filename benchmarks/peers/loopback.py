@@ -2,7 +2,7 @@
 
 It runs in a process of its own, not as a thread of the measured process: a server thread would
 share the peer's GIL and put the server's own Python work into every measurement. Two
-``tokentrace.devserver.DevServer`` instances bind 127.0.0.1:
+``tokentrace.demo.server.DevServer`` instances bind 127.0.0.1:
 
 * ``general`` answers chat and embeddings with its default, deterministic replies;
 * ``streams`` answers each request with the next queued 50-chunk stream (``payloads``);
@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tokentrace.devserver import DevServer, sse
+from tokentrace.demo.server import DevServer, sse
 
 from . import payloads
 

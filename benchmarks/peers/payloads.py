@@ -1,7 +1,7 @@
 """What every peer sends and receives: request arguments and canned OpenAI-shaped response bodies.
 
 Standard library only, so the orchestrator, the loopback server and every worker share it. The
-bodies copy the shape of the real API (and of ``tokentrace.devserver``'s answers): an
+bodies copy the shape of the real API (and of ``tokentrace.demo.server``'s answers): an
 instrumentation that reads more fields pays for them here too.
 """
 

@@ -568,7 +568,7 @@ def write(raw: dict[str, Any], path: Path) -> None:
         "",
         *_added_table(raw, "mock"),
         "",
-        "## Added CPU µs per call — loopback HTTP server (`tokentrace.devserver`, its own process)",
+        "## Added CPU µs per call — loopback HTTP server (`tokentrace.demo.server`, its own process)",
         "",
         *_added_table(raw, "loopback"),
         "",

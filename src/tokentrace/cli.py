@@ -1,6 +1,7 @@
 """The ``tokentrace`` command line. ``main(argv) -> int`` so every command is testable.
 
-The CLI never imports the patches: it reads price data and ledgers only.
+``prices`` and ``report`` read price data and ledgers only: they import neither the patches, wrapt
+nor OpenTelemetry. ``demo`` (the ``demo`` extra) is the one command that switches tracing on.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run_demo
+    from .demo import DemoUnavailableError, run_demo
 
-    return run_demo(keep=args.keep)
+    try:
+        return run_demo(keep=args.keep)
+    except DemoUnavailableError as exc:
+        print(f"tokentrace: {exc}", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -30,7 +30,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 import tokentrace
-from tokentrace.devserver import DevServer, delay, status
+from tokentrace.demo.server import DevServer, delay, status
 
 WORKLOAD_SPAN = "e2e workload"
 FEATURE_SPAN_PREFIX = "feature "

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from tests.conftest import Telemetry
-from tokentrace.devserver import DevServer
+from tokentrace.demo.server import DevServer
 
 MESSAGES = [{"role": "user", "content": "hello there"}]
 

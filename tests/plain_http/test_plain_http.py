@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from tests.conftest import Telemetry
-from tokentrace.devserver import DevServer, delay, raw, sse, status
-from tokentrace.devserver import json as json_reply
+from tokentrace.demo.server import DevServer, delay, raw, sse, status
+from tokentrace.demo.server import json as json_reply
 
 try:
     import httpx2

@@ -36,8 +36,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import tokentrace
 from tests.conftest import Telemetry
-from tokentrace.devserver import DevServer, default, raw, sse
-from tokentrace.devserver import json as json_reply
+from tokentrace.demo.server import DevServer, default, raw, sse
+from tokentrace.demo.server import json as json_reply
 from tokentrace.ledger import read_calls
 
 MESSAGES = [{"role": "user", "content": "say something"}]
@@ -426,7 +426,7 @@ _DISK_FULL_APP = textwrap.dedent(
     import resource, signal, sys
     import openai
     import tokentrace
-    from tokentrace.devserver import DevServer
+    from tokentrace.demo.server import DevServer
 
     ledger = sys.argv[1]
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a full disk makes writes fail, not the process die
@@ -494,7 +494,7 @@ _FORKING_APP = textwrap.dedent(
     import os, sys
     import openai
     import tokentrace
-    from tokentrace.devserver import DevServer
+    from tokentrace.demo.server import DevServer
 
     ledger = sys.argv[1]
     server = DevServer().start()  # not a with-block: a child must not stop the parent's server

@@ -23,8 +23,8 @@ import tokentrace
 from tests.conftest import Telemetry
 from tokentrace import cli
 from tokentrace.activation import summary_sink as default_sink
-from tokentrace.devserver import DevServer, delay, status
-from tokentrace.devserver import json as json_reply
+from tokentrace.demo.server import DevServer, delay, status
+from tokentrace.demo.server import json as json_reply
 from tokentrace.ledger import read_calls
 
 KEY = "sk-tokentrace-canary-5be1d3c0a9f84e2b"

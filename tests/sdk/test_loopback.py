@@ -12,7 +12,7 @@ import pytest
 
 import tokentrace
 from tests.conftest import Telemetry
-from tokentrace.devserver import DevServer, default, delay, status
+from tokentrace.demo.server import DevServer, default, delay, status
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 # devserver rule: 3 tokens per message + 1 per word -> 3 + 5 words = 8 input tokens;

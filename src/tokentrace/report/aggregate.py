@@ -20,12 +20,15 @@ from typing import Protocol
 from ..ledger.schema import EXACT
 from .period import Period
 
-__all__ = ["BY_CHOICES", "Call", "Figures", "Group", "Report", "lower_quantile", "summarize"]
+__all__ = ["BY_ALIASES", "BY_CHOICES", "Call", "Figures", "Group", "Report", "lower_quantile", "summarize"]
 
-BY_CHOICES = ("model", "tracking-id", "provider", "day")
+BY_CHOICES = ("model", "tracking_id", "provider", "day")
 """What a report can be broken down by."""
 
-NO_VALUE = {"model": "(unknown model)", "tracking-id": "(no tracking id)", "provider": "(unknown provider)"}
+BY_ALIASES = {"tracking-id": "tracking_id"}
+"""Earlier spellings of ``BY_CHOICES``, still accepted."""
+
+NO_VALUE = {"model": "(unknown model)", "tracking_id": "(no tracking id)", "provider": "(unknown provider)"}
 
 
 class Call(Protocol):
@@ -191,7 +194,7 @@ def _key_function(by: str, utc: bool) -> Callable[[Call], str]:
     missing = NO_VALUE[by]
     if by == "model":
         return lambda row: row.response_model or row.request_model or missing
-    if by == "tracking-id":
+    if by == "tracking_id":
         return lambda row: row.tracking_id or missing
     return lambda row: row.provider or missing
 
@@ -208,6 +211,7 @@ def summarize(
 
     Days are local dates, or UTC dates with ``utc``. Memory: one float per call for the exact p95.
     """
+    by = BY_ALIASES.get(by, by)
     if by not in BY_CHOICES:
         raise ValueError(f"cannot break a report down by {by!r}; choose one of {', '.join(BY_CHOICES)}")
     key_of = _key_function(by, utc)

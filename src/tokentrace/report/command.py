@@ -19,14 +19,23 @@ from typing import TextIO
 
 from .. import names
 from ..ledger import CallFigures, LedgerError, count_calls, default_ledger_path, read_figures
-from .aggregate import BY_CHOICES, Report, summarize
+from .aggregate import BY_ALIASES, BY_CHOICES, Report, summarize
 from .html import render_html
 from .machine import render_csv, render_json
 from .period import parse_period
 from .text import render_text
 
-__all__ = ["PROGRESS_OVER", "add_arguments", "build_report", "ledger_location", "run"]
+__all__ = [
+    "DEFAULT_SINCE",
+    "PROGRESS_OVER",
+    "add_arguments",
+    "build_report",
+    "ledger_location",
+    "run",
+    "write_report",
+]
 
+DEFAULT_SINCE = "30d"
 PROGRESS_OVER = 100_000
 _PROGRESS_EVERY = 25_000
 _SWITCHES = frozenset({"", "0", "1", "false", "true", "no", "yes", "off", "on", "none"})
@@ -49,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--since",
-        default="30d",
+        default=DEFAULT_SINCE,
         metavar="WHEN",
         help="start: a span back from now (30d, 12h, 15m, 2w), a date (2026-11-01), a date and time, "
         "today, yesterday, month (this month) or all (default: 30d)",
@@ -57,12 +66,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--until", metavar="WHEN", help="end, same forms; a date includes that whole day (default: now)"
     )
-    parser.add_argument("--by", choices=BY_CHOICES, default="model", help="breakdown (default: model)")
+    parser.add_argument(
+        "--by",
+        type=_by_key,
+        choices=BY_CHOICES,
+        default="model",
+        help="breakdown (default: model)",
+    )
     parser.add_argument(
         "--format", choices=("table", "json", "csv"), default="table", help="stdout format (default: table)"
     )
     parser.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with a chart")
     parser.add_argument("--utc", action="store_true", help="dates and days in UTC rather than local time")
+
+
+def _by_key(text: str) -> str:
+    # The report once spelled it tracking-id; tracking_id is the one name everywhere now.
+    return BY_ALIASES.get(text, text)
 
 
 def _with_progress(rows: Iterable[CallFigures], expected: int, stream: TextIO) -> Iterator[CallFigures]:
@@ -114,20 +134,7 @@ def run(args: argparse.Namespace) -> int:
     except sqlite3.Error as exc:
         print(f"tokentrace: cannot read the ledger {path}: {exc}", file=sys.stderr)
         return 2
-    out = sys.stdout
-    ascii_only = _ascii_only(out)
-    if args.format == "json":
-        text = render_json(report, ascii_only=ascii_only)
-    elif args.format == "csv":
-        text = render_csv(report)
-    else:
-        width = min(shutil.get_terminal_size((100, 24)).columns, 120)
-        text = render_text(report, width, ascii_only=ascii_only)
-    try:
-        out.write(text)
-    except UnicodeEncodeError:  # a name from the ledger the output cannot encode
-        encoding = out.encoding or "ascii"
-        out.write(text.encode(encoding, "replace").decode(encoding))
+    write_report(report, args.format, sys.stdout)
     if args.html:
         target = Path(args.html).expanduser()
         try:
@@ -137,3 +144,20 @@ def run(args: argparse.Namespace) -> int:
             return 1
         print(f"tokentrace: wrote {target}", file=sys.stderr)
     return 0
+
+
+def write_report(report: Report, form: str, out: TextIO) -> None:
+    """Write the report to ``out`` as ``table`` (fitted to the terminal), ``json`` or ``csv``."""
+    ascii_only = _ascii_only(out)
+    if form == "json":
+        text = render_json(report, ascii_only=ascii_only)
+    elif form == "csv":
+        text = render_csv(report)
+    else:
+        width = min(shutil.get_terminal_size((100, 24)).columns, 120)
+        text = render_text(report, width, ascii_only=ascii_only)
+    try:
+        out.write(text)
+    except UnicodeEncodeError:  # a name from the ledger the output cannot encode
+        encoding = out.encoding or "ascii"
+        out.write(text.encode(encoding, "replace").decode(encoding))

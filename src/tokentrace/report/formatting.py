@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BY_TITLES", "cost_cell", "count", "exact_usd", "seconds", "usd"]
 
-BY_TITLES = {"model": "model", "tracking-id": "tracking id", "provider": "provider", "day": "day"}
+BY_TITLES = {"model": "model", "tracking_id": "tracking id", "provider": "provider", "day": "day"}
 
 _CENT_HUNDREDTH = Decimal("0.0001")
 

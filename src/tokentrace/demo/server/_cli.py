@@ -1,4 +1,4 @@
-"""Command line: ``python -m tokentrace.devserver [--host H] [--port P] [--flavor F]``."""
+"""Command line: ``python -m tokentrace.demo.server [--host H] [--port P] [--flavor F]``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["main"]
 def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = None) -> int:
     """Serve until Ctrl-C (or until ``stop`` is set); prints the base URL first."""
     parser = argparse.ArgumentParser(
-        prog="python -m tokentrace.devserver",
+        prog="python -m tokentrace.demo.server",
         description="A local OpenAI-compatible server with deterministic answers.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")

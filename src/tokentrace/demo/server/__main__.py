@@ -1,4 +1,4 @@
-"""``python -m tokentrace.devserver``: serve until Ctrl-C."""
+"""``python -m tokentrace.demo.server``: serve until Ctrl-C."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ For tests, the quickstart, demos and benchmarks::
 
 It answers ``/chat/completions``, ``/completions``, ``/embeddings``, ``/responses`` (streamed or
 not) and ``/models`` the way OpenAI, Azure OpenAI (``/openai/deployments/{name}/...`` paths),
-OpenRouter, vLLM or Gemini shape them. ``python -m tokentrace.devserver --port 8000`` serves until
+OpenRouter, vLLM or Gemini shape them. ``python -m tokentrace.demo.server --port 8000`` serves until
 Ctrl-C.
 
 Usage follows rules simple enough to compute by hand in a test:

@@ -1,6 +1,6 @@
 """Deterministic stand-ins for what a model produces: token counts, reply text, ids, model names.
 
-The counting rules are listed in the package docstring (``tokentrace.devserver``); the constants
+The counting rules are listed in the package docstring (``tokentrace.demo.server``); the constants
 below are their numbers.
 """
 

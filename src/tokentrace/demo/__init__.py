@@ -1,8 +1,10 @@
 """``tokentrace demo``: the whole product on one machine, with no API key and no network.
 
-Starts the local OpenAI-compatible server on 127.0.0.1, instruments the process, runs a small
-workload through the real openai SDK and plain ``requests`` under two tracking ids, lets a daily
-budget trip, writes a ledger in a temporary folder and prints the report from it.
+Starts the local OpenAI-compatible server (``tokentrace.demo.server``, standard library only) on
+127.0.0.1, instruments the process, runs a small workload through the real openai SDK and plain
+``requests`` under two tracking ids, lets a daily budget trip, writes a ledger in a temporary folder
+and prints the report from it. The SDK and ``requests`` come with the ``demo`` extra; without them
+``run_demo`` raises ``DemoUnavailableError`` before doing anything.
 """
 
 from __future__ import annotations
@@ -12,7 +14,14 @@ import tempfile
 from pathlib import Path
 from typing import Any, TextIO
 
-__all__ = ["run_demo"]
+__all__ = ["INSTALL_HINT", "DemoUnavailableError", "run_demo"]
+
+INSTALL_HINT = "pip install 'tokentrace[demo]'"
+
+
+class DemoUnavailableError(RuntimeError):
+    """What the demo needs beyond tokentrace's own dependencies is not installed."""
+
 
 QUESTIONS = (
     "My order 1042 has not arrived yet, what can I do?",
@@ -25,16 +34,25 @@ SUPPORT_BUDGET_USD = "0.0003"
 
 
 def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
-    """Run the demo; ``keep`` names a folder to keep the ledger in (default: a temporary one)."""
-    import openai
-    import requests
+    """Run the demo; ``keep`` names a folder to keep the ledger in (default: a temporary one).
+
+    Raises ``DemoUnavailableError`` when the ``demo`` extra is not installed.
+    """
+    try:
+        import openai
+        import requests
+    except ImportError as exc:
+        raise DemoUnavailableError(
+            f"the demo needs {exc.name or 'a module'}, which is not installed: {INSTALL_HINT}"
+        ) from exc
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
 
     import tokentrace
     from tokentrace.calls.records import CallRecord
-    from tokentrace.cli import main as cli
-    from tokentrace.devserver import DevServer
+    from tokentrace.report.command import DEFAULT_SINCE, build_report, write_report
+
+    from .server import DevServer
 
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="tokentrace-demo-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -104,8 +122,8 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
             tokentrace.uninstrument()  # flushes the ledger
 
     print(f"\nledger written to {ledger}\n", file=out)
-    for by in ("tracking-id", "model"):
-        cli(["report", "--ledger", str(ledger), "--by", by])
+    for by in ("tracking_id", "model"):
+        write_report(build_report(ledger, DEFAULT_SINCE, None, by, utc=False), "table", out)
         print(file=out)
     print(f"open it again with: tokentrace report --ledger {ledger}", file=out)
     return 0
