@@ -76,9 +76,10 @@ class _Variants:
         recorder: Any = TokenTraceInstrumentor().recorder
         try:
             if "summary" in off:
-                recorder.summary = None
+                recorder.sinks.remove(tokentrace.activation.summary_sink())
             if "cost" in off:
-                recorder._costs.price = _noop
+                recorder._pricer.price = lambda *args: (None, None)
+                recorder._costs.record = _noop
             if "metrics" in off:
                 recorder._instruments.record = _noop
         except AttributeError as exc:

@@ -166,7 +166,7 @@ class Instrumentation:
         tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA_URL)
         meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA_URL)
         recorder = Recorder(tracer, meter, settings, self.prices, self.budgets)
-        recorder.summary = self.summary
+        recorder.sinks.append(self.summary)
         path = ledger_path(settings.ledger, app_telemetry)
         if path is not None:
             from .ledger import LedgerSink

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.metrics import Meter
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 
 from .. import names
 from .._guard import internal_error
@@ -25,10 +25,11 @@ from ..calls.providers import OPENAI_PROVIDERS, Endpoint
 from ..calls.records import CallRecord, ResponseInfo, Usage
 from ..config import Settings
 from ..pricing import Cost, PriceBook
-from ..summary import SummarySink
+from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
+from .attributes import add_call_attributes, add_error, add_response_attributes, timed_out
 from .budget_metrics import add_budget_events, register_budget_metrics
-from .cost_metrics import CostRecorder
+from .cost_metrics import CostMetrics, add_cost_attributes
 from .instruments import make_instruments
 
 __all__ = ["LLMCall", "Recorder"]
@@ -116,12 +117,13 @@ class Recorder:
         self._instruments = make_instruments(meter, settings.latest_semconv)
         self.prices = prices
         self.budgets = budgets
-        self._costs = CostRecorder(meter, prices, settings.cost_breakdown, settings.cost_histogram)
+        self._pricer = CallPricer(prices)
+        self._breakdown = settings.cost_breakdown
+        self._costs = CostMetrics(meter, settings.cost_histogram)
         register_budget_metrics(meter, budgets)
         self.sinks: list[Sink] = []
-        """Called with a ``CallRecord`` of every finished call (the ledger, the demo, tests)."""
-        self.summary: SummarySink | None = None
-        """The in-process summary, fed directly: no ``CallRecord`` is built for it alone."""
+        """Called in order with the ``CallRecord`` of every finished call: the in-process summary,
+        the ledger, and any the app adds (the demo, tests)."""
 
     # -- start ------------------------------------------------------------------------------------
 
@@ -178,7 +180,7 @@ class Recorder:
         IN_RECORDED_CALL.reset(tokens[1])  # type: ignore[arg-type]
         otel_context.detach(tokens[0])  # type: ignore[arg-type]
 
-    # -- end --------------------------------------------------------------------------------------
+    # -- end ------------------------------------------------------------------------------------
 
     def end(
         self,
@@ -188,14 +190,13 @@ class Recorder:
         *,
         status_code: int | None = None,
     ) -> None:
-        """Finish a call once: span attributes and status, metrics, sinks.
+        """Finish a call once: its cost, its span, its metrics, then its record to every sink.
 
         A failure is an exception (``error``) or, for plain HTTP calls, an HTTP status of 400 or
         more (``status_code``), whose ``error.type`` is the status code as the HTTP conventions say.
         """
         call.duration = time.perf_counter() - call.start
         call.response = response
-        span = call.span
         endpoint = call.endpoint
         # Span and metric attributes in one pass; metrics get only the low-cardinality ones.
         metric_attributes: dict[str, Any] = {
@@ -209,114 +210,47 @@ class Recorder:
         attributes: dict[str, Any] = {}
         usage = None
         if response is not None:
-            if response.model:
-                attributes[names.GEN_AI_RESPONSE_MODEL] = metric_attributes[names.GEN_AI_RESPONSE_MODEL] = (
-                    response.model
-                )
-            if response.id:
-                attributes[names.GEN_AI_RESPONSE_ID] = response.id
-            if response.finish_reasons:
-                attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = [r or "" for r in response.finish_reasons]
-            if call.openai_api:  # the openai.* attributes belong to OpenAI's own API only
-                if response.service_tier:
-                    attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = metric_attributes[
-                        names.OPENAI_RESPONSE_SERVICE_TIER
-                    ] = response.service_tier
-                if response.system_fingerprint:
-                    attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
             usage = response.usage
-            if usage is not None:
-                if usage.input_tokens is not None:
-                    attributes[names.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
-                if usage.output_tokens is not None:
-                    attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-                # Cache and reasoning counts only when there are some: most providers send zeros
-                # for every call, and the span says nothing new with them (the ledger keeps them).
-                if usage.cache_read_tokens:
-                    attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
-                if usage.cache_write_tokens:
-                    attributes[self._cache_write_attribute] = usage.cache_write_tokens
-                if usage.reasoning_tokens:
-                    attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
-        if call.time_to_first_chunk is not None:
-            attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
-        if call.stream_end is not None:
-            attributes[names.STREAM_END] = call.stream_end
-        if call.usage_injected:
-            attributes[names.STREAM_USAGE_INJECTED] = True
-        if call.content_attributes:
-            attributes.update(call.content_attributes)
-        if error is not None:
-            call.error_type = _error_type(error)
-            attributes[names.ERROR_TYPE] = metric_attributes[names.ERROR_TYPE] = call.error_type
-            status_code = getattr(error, "status_code", None)
-            if type(status_code) is int:
-                attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
-            from ..redact import redact  # failures only
-
-            span.set_status(Status(StatusCode.ERROR, redact(str(error)[:2048], call.secrets)[:512]))
-        elif status_code is not None and status_code >= 400:
-            call.error_type = str(status_code)
-            attributes[names.ERROR_TYPE] = metric_attributes[names.ERROR_TYPE] = call.error_type
-            attributes[names.HTTP_RESPONSE_STATUS_CODE] = status_code
-            span.set_status(Status(StatusCode.ERROR, f"HTTP {status_code}"))
+            add_response_attributes(
+                attributes, metric_attributes, response, call.openai_api, self._cache_write_attribute
+            )
+        add_call_attributes(attributes, call)
+        if error is not None or (status_code is not None and status_code >= 400):
+            call.error_type = add_error(call, attributes, error, status_code)
+            metric_attributes[names.ERROR_TYPE] = call.error_type
         if call.tracking_path:
             metric_attributes[names.TRACKING_ID] = self._cap(call.tracking_path[-1])
         call.metric_attributes = metric_attributes
         gate = call.budget
+        refused = gate is not None and gate.refusal is not None
         # A call a budget refused was never sent: it cost nothing, and its cost is not "unknown".
-        if gate is not None and gate.refusal is not None:
-            cost = None
-        else:
-            cost = self._costs.price(
-                endpoint.provider,
-                call.request_model,
-                response,
-                call.error_type is not None,
-                attributes,
-                metric_attributes,
+        if not refused:
+            cost, reason = self._pricer.price(
+                endpoint.provider, call.request_model, response, call.error_type is not None
             )
-            if cost is None:
-                call.cost_unknown_reason = attributes.get(names.COST_UNKNOWN_REASON)
-        call.cost = cost
+            call.cost = cost
+            call.cost_unknown_reason = reason
+            add_cost_attributes(attributes, cost, reason, self._breakdown)
+        span = call.span
         span.set_attributes(attributes)
         span.end()
 
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
-        summary = self.summary
-        if summary is not None:
-            error_type = call.error_type
-            timed_out = _timed_out(error_type)
-            model = (response.model if response is not None else None) or call.request_model
-            path = call.tracking_path
-            counts = usage if usage is not None else _NO_USAGE
-            summary.add(
-                (model or "", path[-1] if path else "", endpoint.provider, call.operation),
-                counts.input_tokens or 0,
-                counts.output_tokens or 0,
-                counts.cache_read_tokens or 0,
-                counts.reasoning_tokens or 0,
-                _cost_amount(call),
-                call.duration,
-                timed_out,
-                not timed_out and error_type is not None,
-            )
-        charge = gate is not None or not self.budgets.empty
-        if self.sinks or charge:
-            record = _call_record(call, usage)
-            if charge:
-                _charge_budgets(self.budgets, gate, record)
-            for sink in self.sinks:
-                try:
-                    sink(record)
-                except Exception as exc:
-                    internal_error(f"passing a call to {type(sink).__name__}", exc)
+        if not refused:
+            self._costs.record(call.cost, call.cost_unknown_reason, metric_attributes)
+        record = _call_record(call, usage)
+        if gate is not None or not self.budgets.empty:
+            _charge_budgets(self.budgets, gate, record)
+        for sink in self.sinks:
+            try:
+                sink(record)
+            except Exception as exc:
+                internal_error(f"passing a call to {type(sink).__name__}", exc)
 
 
 _ZERO = Decimal(0)
-_NO_USAGE = Usage()
 
 
 def _charge_budgets(book: BudgetBook, gate: BudgetGate | None, record: CallRecord) -> None:
@@ -330,49 +264,45 @@ def _charge_budgets(book: BudgetBook, gate: BudgetGate | None, record: CallRecor
         internal_error("charging a call to its budgets", exc)
 
 
-def _error_type(error: BaseException) -> str:
-    return type(error).__qualname__
-
-
-def _timed_out(error_type: str | None) -> bool:
-    return error_type is not None and "Timeout" in error_type
-
-
-def _cost_amount(call: LLMCall) -> Decimal | None:
-    """What the call cost in USD: None when unknown, zero when a budget refused it (never sent)."""
-    cost = call.cost
-    if cost is not None:
-        return cost.amount
-    return _ZERO if call.budget is not None and call.budget.refusal is not None else None
-
-
 def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
     context = call.span.get_span_context()
     valid = context.is_valid and context.trace_flags.sampled  # an unsampled id leads nowhere
     response = call.response
     cost = call.cost
     error_type = call.error_type
+    endpoint = call.endpoint
+    path = call.tracking_path
+    if cost is not None:
+        amount: Decimal | None = cost.amount
+    else:  # unknown, or zero when a budget refused the call (it was never sent)
+        gate = call.budget
+        amount = _ZERO if gate is not None and gate.refusal is not None else None
+    if usage is None:
+        usage = _NO_USAGE
     return CallRecord(
-        timestamp=call.wall_start,
-        duration=call.duration,
-        operation=call.operation,
-        provider=call.endpoint.provider,
-        server_address=call.endpoint.address,
-        request_model=call.request_model,
-        response_model=response.model if response is not None else None,
-        tracking_id=call.tracking_id,
-        tracking_path=call.tracking_path,
-        input_tokens=usage.input_tokens if usage is not None else None,
-        output_tokens=usage.output_tokens if usage is not None else None,
-        cache_read_tokens=usage.cache_read_tokens if usage is not None else None,
-        cache_write_tokens=usage.cache_write_tokens if usage is not None else None,
-        reasoning_tokens=usage.reasoning_tokens if usage is not None else None,
-        cost=_cost_amount(call),
-        cost_source=cost.source if cost is not None else None,
-        cost_unknown_reason=call.cost_unknown_reason,
-        error_type=error_type,
-        timed_out=_timed_out(error_type),
-        stream=call.stream,
-        trace_id=format(context.trace_id, "032x") if valid else None,
-        span_id=format(context.span_id, "016x") if valid else None,
+        call.wall_start,
+        call.duration,
+        call.operation,
+        endpoint.provider,
+        endpoint.address,
+        call.request_model,
+        response.model if response is not None else None,
+        path[-1] if path else None,
+        path,
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        usage.reasoning_tokens,
+        amount,
+        cost.source if cost is not None else None,
+        call.cost_unknown_reason,
+        error_type,
+        timed_out(error_type),
+        call.stream,
+        format(context.trace_id, "032x") if valid else None,
+        format(context.span_id, "016x") if valid else None,
     )
+
+
+_NO_USAGE = Usage()
