@@ -8,9 +8,8 @@ user's call proceeds as if tokentrace were not there. Under the test suite (or w
 from __future__ import annotations
 
 import logging
-import os
 
-from . import names
+from . import config
 
 __all__ = ["internal_error", "logger"]
 
@@ -19,16 +18,9 @@ logger = logging.getLogger("tokentrace")
 _reported: set[str] = set()
 
 
-def _should_raise() -> bool:
-    flag = os.environ.get(names.ENV_RAISE_INTERNAL_ERRORS)
-    if flag is not None:
-        return flag.strip().lower() in ("1", "true", "yes", "on")
-    return "PYTEST_CURRENT_TEST" in os.environ
-
-
 def internal_error(where: str, exc: BaseException) -> None:
     """Report a failure inside tokentrace; re-raise it only under tests."""
-    if _should_raise():
+    if config.raise_internal_errors():
         raise exc
     if where not in _reported:
         _reported.add(where)

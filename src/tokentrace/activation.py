@@ -47,10 +47,6 @@ __all__ = [
 ]
 
 
-_SCHEMA_URL = "https://opentelemetry.io/schemas/1.41.0"
-# The instrumentation scope of tokentrace's spans and metrics (named after the entry point's module
-# since the first release; backends show it as otel_scope_name).
-_SCOPE = "tokentrace.instrumentor"
 _PROVIDER_ARGS = ("tracer_provider", "meter_provider")
 
 Patch = tuple[str, str, Callable[..., Any]]  # module, "Class.method", wrapper
@@ -163,8 +159,8 @@ class Instrumentation:
         app_telemetry = app_configured_telemetry(tracer_provider, meter_provider)
         if tracer_provider is None or meter_provider is None:
             ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
-        tracer = trace.get_tracer(_SCOPE, __version__, tracer_provider, schema_url=_SCHEMA_URL)
-        meter = metrics.get_meter(_SCOPE, __version__, meter_provider, schema_url=_SCHEMA_URL)
+        tracer = trace.get_tracer(names.SCOPE, __version__, tracer_provider, schema_url=names.SCHEMA_URL)
+        meter = metrics.get_meter(names.SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
         recorder = Recorder(tracer, meter, settings, self.prices, self.budgets)
         recorder.sinks.append(self.summary)
         path = ledger_path(settings.ledger, app_telemetry)

@@ -7,11 +7,10 @@ nor OpenTelemetry. ``demo`` (the ``demo`` extra) is the one command that switche
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 
-from . import names
+from . import config, names
 from ._version import __version__
 
 __all__ = ["main"]
@@ -20,7 +19,7 @@ __all__ = ["main"]
 def _prices(args: argparse.Namespace) -> int:
     from .pricing import PriceBook, PriceFileError, describe, load_price_file
 
-    path = args.prices or os.environ.get(names.ENV_PRICES)
+    path = args.prices or config.environment_setting("prices")
     try:
         overrides = load_price_file(path) if path else []
     except PriceFileError as exc:

@@ -2,6 +2,9 @@
 
 The table ``_FIELDS`` is the single place that says which is which, so documentation, the CLI and
 ``instrument()`` agree. Settings are read once at ``instrument()`` time; nothing here runs per call.
+This module is the only reader of ``os.environ`` in tokentrace: the few variables read outside
+``instrument()`` (the CLI's defaults, the OpenTelemetry exporters, the user folders, the internal
+error switch) are read through the functions at its end.
 """
 
 from __future__ import annotations
@@ -200,6 +203,47 @@ def _coerce(spec: _Field, value: Any) -> Any:
     return value
 
 
-def otlp_endpoint_configured() -> bool:
-    """Whether an OTLP endpoint (for any signal) is named in the environment."""
-    return any(os.environ.get(name) for name in names.ENV_OTLP_ENDPOINTS)
+def environment_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:
+    """One setting as the environment alone gives it (None when unset), parsed as ``instrument()``
+    parses it: the CLI reads the same variables an instrumented app does."""
+    env = os.environ if environ is None else environ
+    spec = next(f for f in _FIELDS if f.name == name)
+    if spec.env is None or spec.env not in env:
+        return None
+    try:
+        return spec.parse(env[spec.env])
+    except ValueError as exc:
+        raise SettingsError(f"environment variable {spec.env}: {exc}") from None
+
+
+def otlp_endpoint_configured(signal: str | None = None) -> bool:
+    """Whether an OTLP endpoint is named in the environment: for ``signal`` (``traces``,
+    ``metrics``) or, without one, for any signal."""
+    if signal is None:
+        return any(os.environ.get(name) for name in names.ENV_OTLP_ENDPOINTS)
+    return (
+        names.ENV_OTLP_ENDPOINT in os.environ or f"OTEL_EXPORTER_OTLP_{signal.upper()}_ENDPOINT" in os.environ
+    )
+
+
+def exporter_names(signal: str) -> list[str] | None:
+    """The exporters ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` name (``none`` left out),
+    or None when the variable is unset."""
+    configured = os.environ.get(f"OTEL_{signal.upper()}_EXPORTER")
+    if configured is None:
+        return None
+    return [n.strip().lower() for n in configured.split(",") if n.strip() and n.strip().lower() != "none"]
+
+
+def raise_internal_errors() -> bool:
+    """Whether tokentrace's own errors are raised instead of logged: under the test suite, or when
+    ``TOKENTRACE_RAISE_INTERNAL_ERRORS`` says so."""
+    flag = os.environ.get(names.ENV_RAISE_INTERNAL_ERRORS)
+    if flag is not None:
+        return flag.strip().lower() in ("1", "true", "yes", "on")
+    return names.ENV_PYTEST_CURRENT_TEST in os.environ
+
+
+def environment_folder(name: str) -> str:
+    """A folder variable of the platform (``XDG_DATA_HOME``, ``LOCALAPPDATA``…), or ``""``."""
+    return os.environ.get(name, "")

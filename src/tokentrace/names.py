@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+# --- the instrumentation scope of tokentrace's spans and metrics (named after the entry point's
+# module since the first release; backends show it as otel_scope_name) ------------------------------
+SCOPE: Final = "tokentrace.instrumentor"
+SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
+
 # --- span attributes: GenAI semantic conventions -------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
@@ -200,3 +205,8 @@ ENV_OTLP_ENDPOINTS: Final = (
     "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
 )
+ENV_PYTEST_CURRENT_TEST: Final = "PYTEST_CURRENT_TEST"
+ENV_LOCALAPPDATA: Final = "LOCALAPPDATA"
+ENV_XDG_DATA_HOME: Final = "XDG_DATA_HOME"
+ENV_XDG_CACHE_HOME: Final = "XDG_CACHE_HOME"
+ENV_PRICE_CACHE: Final = "TOKENTRACE_PRICE_CACHE"

@@ -13,6 +13,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from .. import names
 from ..calls.apis import PathTable
 from ..calls.providers import endpoint_for
 from ..tracking import in_recorded_call
@@ -78,4 +79,4 @@ def finish_read_body(call: Call, status: int, headers: Any, body: bytes) -> None
         return
     observer = observer_for(call, headers, decoded=True)
     observer.feed(body)
-    observer.end("completed")
+    observer.end(names.STREAM_END_COMPLETED)

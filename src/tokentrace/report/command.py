@@ -9,7 +9,6 @@ is a terminal.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import sqlite3
 import sys
@@ -17,7 +16,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TextIO
 
-from .. import names
+from .. import config, names
 from ..ledger import CallFigures, LedgerError, count_calls, default_ledger_path, read_figures
 from .aggregate import BY_ALIASES, BY_CHOICES, Report, summarize
 from .html import render_html
@@ -38,16 +37,15 @@ __all__ = [
 DEFAULT_SINCE = "30d"
 PROGRESS_OVER = 100_000
 _PROGRESS_EVERY = 25_000
-_SWITCHES = frozenset({"", "0", "1", "false", "true", "no", "yes", "off", "on", "none"})
 
 
 def ledger_location() -> Path:
     """The ledger an instrumented app writes: ``$TOKENTRACE_LEDGER`` when it names a file, else the
     default location."""
-    value = os.environ.get(names.ENV_LEDGER, "").strip()
-    if value.lower() in _SWITCHES:
-        return default_ledger_path()
-    return Path(value).expanduser()
+    value = config.environment_setting("ledger")
+    if isinstance(value, str):
+        return Path(value).expanduser()
+    return default_ledger_path()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,27 +9,22 @@ the network — no failing exports to a collector that is not there.
 
 from __future__ import annotations
 
-import os
 from importlib.metadata import entry_points
 from typing import Any
 
 from opentelemetry import metrics, trace
 
+from .. import config
 from .._guard import logger
 
 __all__ = ["app_configured_telemetry", "ensure_providers"]
 
-_OTLP_ENDPOINT_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT",)
-
 
 def _exporter_names(kind: str) -> list[str]:
-    configured = os.environ.get(f"OTEL_{kind.upper()}_EXPORTER")
+    configured = config.exporter_names(kind)
     if configured is None:
-        specific = f"OTEL_EXPORTER_OTLP_{kind.upper()}_ENDPOINT"
-        if any(v in os.environ for v in (*_OTLP_ENDPOINT_VARS, specific)):
-            return ["otlp"]
-        return []
-    return [n.strip().lower() for n in configured.split(",") if n.strip() and n.strip().lower() != "none"]
+        return ["otlp"] if config.otlp_endpoint_configured(kind) else []
+    return configured
 
 
 def _load_exporter(group: str, name: str) -> Any | None:

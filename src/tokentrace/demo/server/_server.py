@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from types import TracebackType
 
+from ...calls.apis import PATHS, ApiKind
 from ._endpoints import Call, bad_request, chat_completions, completions, embeddings, models
 from ._http import Hooks, HTTPServer, RecordedRequest
 from ._responses import responses
@@ -23,13 +24,18 @@ from ._synth import RequestCounter, azure_model
 
 __all__ = ["DevServer", "RecordedRequest"]
 
-_ENDPOINTS: dict[str, Callable[[Call], Scripted]] = {
-    "chat/completions": chat_completions,
-    "completions": completions,
-    "embeddings": embeddings,
-    "responses": responses,
+_HANDLERS: dict[ApiKind, Callable[[Call], Scripted]] = {
+    ApiKind.CHAT: chat_completions,
+    ApiKind.COMPLETIONS: completions,
+    ApiKind.EMBEDDINGS: embeddings,
+    ApiKind.RESPONSES: responses,
 }
-_ENDPOINT = "chat/completions|completions|embeddings|responses"
+# The paths it answers are the API table's (the one tokentrace's patches match), for the families
+# it serves: ``chat/completions``, ``completions``, ``embeddings``, ``responses``.
+_ENDPOINTS: dict[str, Callable[[Call], Scripted]] = {
+    "/".join(path): _HANDLERS[kind] for path, kind in PATHS.items() if kind in _HANDLERS
+}
+_ENDPOINT = "|".join(sorted(_ENDPOINTS, key=len, reverse=True))
 _AZURE_DEPLOYMENT = re.compile(rf"^/openai/deployments/([^/]+)/({_ENDPOINT})$")
 _AZURE_PLAIN = re.compile(rf"^/openai/(v1/)?({_ENDPOINT})$")
 _PLAIN = re.compile(rf"^(?:/v1beta/openai|/api/v1|/v1)?/({_ENDPOINT})$")
