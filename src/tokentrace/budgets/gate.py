@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .._guard import logger
+from ..calls.apis.request import MAX_TOKEN_PARAMS
 from .book import BudgetBook, Decision
 from .budget import BudgetExceededError, BudgetState
 from .estimate import estimate_prompt_tokens, worst_case_cost
@@ -22,12 +23,11 @@ if TYPE_CHECKING:
 __all__ = ["BudgetGate", "gate"]
 
 _PROMPT_KEYS = ("messages", "input", "prompt")
-_MAX_OUTPUT_KEYS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
 
 
 def _worst_case(prices: PriceBook, provider: str, body: Mapping[str, Any]) -> Any:
     """Worst case of a call for ``precheck`` budgets, per model (a downgrade is priced as such)."""
-    max_output = next((body[k] for k in _MAX_OUTPUT_KEYS if type(body.get(k)) is int), None)
+    max_output = next((body[k] for k in MAX_TOKEN_PARAMS if type(body.get(k)) is int), None)
     if max_output is None:
         return None  # no output bound, no worst case: the call reserves nothing
     prompt = next((body[k] for k in _PROMPT_KEYS if body.get(k) is not None), "")

@@ -13,7 +13,7 @@ from ... import names
 from ..fields import get
 from . import ApiKind
 
-__all__ = ["request_attributes"]
+__all__ = ["MAX_TOKEN_PARAMS", "request_attributes"]
 
 _NUMERIC_PARAMS: dict[str, str] = {
     "temperature": names.GEN_AI_REQUEST_TEMPERATURE,
@@ -22,14 +22,15 @@ _NUMERIC_PARAMS: dict[str, str] = {
     "frequency_penalty": names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
     "presence_penalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
 }
-_MAX_TOKEN_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
-_MAX_TOKEN_KEYS = frozenset(_MAX_TOKEN_PARAMS)
+MAX_TOKEN_PARAMS = ("max_completion_tokens", "max_tokens", "max_output_tokens")
+"""The request keys that bound a call's output, in the order the first one set wins."""
+_MAX_TOKEN_KEYS = frozenset(MAX_TOKEN_PARAMS)
 # Every body key any request attribute comes from. A body holds a handful of keys; reading only
 # the ones it has (one C-level intersection) spares every call a score of lookups of absent keys.
 _PARAM_KEYS = frozenset(
     {
         *_NUMERIC_PARAMS,
-        *_MAX_TOKEN_PARAMS,
+        *MAX_TOKEN_PARAMS,
         "seed",
         "n",
         "stop",
@@ -99,7 +100,7 @@ def _read_params(
             elif key == "dimensions" and type(value) is int:
                 attrs[names.GEN_AI_EMBEDDINGS_DIMENSION_COUNT] = value
     if not present.isdisjoint(_MAX_TOKEN_KEYS):
-        for key in _MAX_TOKEN_PARAMS:  # the first one set wins, in this order
+        for key in MAX_TOKEN_PARAMS:  # the first one set wins, in this order
             value = body.get(key)
             if type(value) is int:
                 attrs[names.GEN_AI_REQUEST_MAX_TOKENS] = value
