@@ -9,8 +9,9 @@ SDK and every HTTP library alike:
 2. ``Call.__enter__`` / ``__exit__`` around the wrapped method: a refused call is recorded and its
    ``BudgetExceededError`` raised before anything is sent; otherwise the call's span is current
    while it runs, and a failure is recorded, without the client's secrets, then re-raised as is;
-3. ``Call.done``: the patch reads the result (a response, or a stream it wraps), guarded, so the
-   caller always gets their result back, whatever tokentrace's own code does.
+3. ``Call.done``: once the span is no longer current, the patch reads the result (a response, or
+   a stream it wraps), guarded, so the caller always gets their result back, whatever tokentrace's
+   own code does.
 
 The sync and async wrappers differ only at the ``await``.
 """
@@ -187,7 +188,8 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
         if call is None:
             return wrapped(*args, **kwargs)
         with call:
-            return call.done(wrapped(*(call.args or args), **kwargs))
+            result = wrapped(*(call.args or args), **kwargs)
+        return call.done(result)
 
     async def async_wrapper(
         wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -196,7 +198,8 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
         if call is None:
             return await wrapped(*args, **kwargs)
         with call:
-            return call.done(await wrapped(*(call.args or args), **kwargs))
+            result = await wrapped(*(call.args or args), **kwargs)
+        return call.done(result)
 
     return sync_wrapper, async_wrapper
 
