@@ -3,7 +3,7 @@
 #   setup      create .venv and install tokentrace with its dev extras
 #   format     ruff format + import sorting
 #   lint       ruff check and ruff format --check
-#   typecheck  mypy --strict on the package
+#   typecheck  mypy --strict on the package and its tests
 #   test       pytest on the newest supported openai SDK
 #   compat     pytest's SDK tests on the oldest supported openai 1.x and on the newest 2.x
 #   check      all of the above but format (what CI runs)
@@ -27,7 +27,7 @@ setup() {
 
 format() { "$VENV/bin/ruff" format . && "$VENV/bin/ruff" check --select I --fix -q .; }
 lint() { "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check -q .; }
-typecheck() { "$VENV/bin/mypy"; }
+typecheck() { "$VENV/bin/mypy"; }  # what it checks and how strictly: [tool.mypy] in pyproject.toml
 test_latest() {
   "$VENV/bin/python" -c "import openai; print('openai', openai.__version__)"
   "$VENV/bin/python" -m pytest "$@"

@@ -73,7 +73,7 @@ def test_cost_breakdown_on_the_span_when_asked(instrument: Any, telemetry: Telem
     instrument(cost_breakdown=True)
     client = make_client(reply(payloads.openai_chat(prompt=19, completion=10, cached=4)))
     client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
-    attrs = dict(telemetry.span().attributes or {})
+    attrs: dict[str, Any] = dict(telemetry.span().attributes or {})
     assert attrs["tokentrace.cost.input"] == pytest.approx(30 / 1e6)
     assert attrs["tokentrace.cost.cache_read"] == pytest.approx(2 / 1e6)
     assert attrs["tokentrace.cost.output"] == pytest.approx(80 / 1e6)

@@ -10,6 +10,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 import tokentrace
 from tests.conftest import Telemetry
@@ -18,7 +19,7 @@ from tokentrace.demo.server import DevServer
 from tokentrace.ledger import read_calls
 from tokentrace.ledger.paths import ledger_path
 
-MESSAGES = [{"role": "user", "content": "How much does this cost"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "How much does this cost"}]
 ONE_CALL_USD = Decimal(8 * 2 + 7 * 8) / Decimal(10**6)
 
 

@@ -44,6 +44,7 @@ def test_records_do_not_depend_on_sampling(instrument: Any, telemetry: Telemetry
     unsampled = TracerProvider(sampler=ALWAYS_OFF)
     instrumentor = tokentrace.instrument(tracer_provider=unsampled, meter_provider=telemetry.meter_provider)
     try:
+        assert instrumentor.recorder is not None
         records: list[CallRecord] = []
         instrumentor.recorder.sinks.append(records.append)
         client = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))

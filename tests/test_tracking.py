@@ -90,7 +90,7 @@ async def test_concurrent_tasks(instrumented: Telemetry) -> None:
 
     with tokentrace.track("parent"):
         await asyncio.gather(*(work(f"task-{i}") for i in range(10)))
-    spans = [dict(s.attributes or {}) for s in instrumented.spans()]
+    spans: list[dict[str, Any]] = [dict(s.attributes or {}) for s in instrumented.spans()]
     assert sorted(s["tokentrace.tracking_id"] for s in spans) == sorted(f"task-{i}" for i in range(10))
     assert all(s["tokentrace.tracking_path"][0] == "parent" for s in spans)
 

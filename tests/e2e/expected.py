@@ -7,7 +7,7 @@ tokentrace's price data, so a wrong price lookup or a wrong sum in tokentrace sh
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,13 +26,15 @@ def call_cost(call: dict[str, Any]) -> float | None:
     if prices is None or call["error"] is not None:
         return None
     input_price, output_price = prices
-    return (call["input_tokens"] * input_price + call["output_tokens"] * output_price) / PER_TOKEN
+    tokens_in: int = call["input_tokens"]
+    tokens_out: int = call["output_tokens"]
+    return (tokens_in * input_price + tokens_out * output_price) / PER_TOKEN
 
 
 @dataclass
 class Expected:
-    cost_by_model: Counter[str] = field(default_factory=Counter)
-    cost_by_tracking_id: Counter[str] = field(default_factory=Counter)
+    cost_by_model: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    cost_by_tracking_id: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     tokens_by_type: Counter[str] = field(default_factory=Counter)
     tokens_by_tracking_id_and_type: Counter[tuple[str, str]] = field(default_factory=Counter)
     calls_by_model: Counter[str] = field(default_factory=Counter)

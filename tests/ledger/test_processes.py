@@ -25,15 +25,15 @@ def test_a_normal_exit_writes_every_call(tmp_path: Path) -> None:
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_kill_9_keeps_every_committed_row(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    child = run_python(RECORDER, str(path), "0", "10000000", "200")
-    assert child.stdout is not None
-    committed = 0
-    for line in child.stdout:
-        committed = int(line)
-        if committed >= 2000:
-            break
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
+    with run_python(RECORDER, str(path), "0", "10000000", "200") as child:  # closes its pipes
+        assert child.stdout is not None
+        committed = 0
+        for line in child.stdout:
+            committed = int(line)
+            if committed >= 2000:
+                break
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
     numbers = sorted(row.input_tokens or 0 for row in read_calls(path))  # the file still opens
     assert len(numbers) >= committed

@@ -9,11 +9,12 @@ import httpx
 import openai
 import pytest
 import requests
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.conftest import Telemetry
 from tokentrace.demo.server import DevServer
 
-MESSAGES = [{"role": "user", "content": "hello there"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
 
 
 @pytest.fixture(scope="module")
@@ -65,11 +66,10 @@ def test_other_http_instrumentations_keep_their_spans(
     else:
         request.getfixturevalue("otel_http_instrumentations")
         instrument()
-    requests.post(
-        f"{server.base_url}/chat/completions", json={"model": "gpt-4.1", "messages": MESSAGES}, timeout=30
-    )
+    body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES}
+    requests.post(f"{server.base_url}/chat/completions", json=body, timeout=30)
     with httpx.Client() as client:
-        client.post(f"{server.base_url}/chat/completions", json={"model": "gpt-4.1", "messages": MESSAGES})
+        client.post(f"{server.base_url}/chat/completions", json=body)
     spans = telemetry.spans()
     genai = genai_spans(telemetry)
     http_spans = [

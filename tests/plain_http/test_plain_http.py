@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Iterator
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -18,11 +19,12 @@ from tokentrace.demo.server import json as json_reply
 try:
     import httpx2
 except ImportError:  # openai < 3 environments have no httpx2
-    httpx2 = None
+    HTTP_CLIENTS: list[ModuleType] = [httpx]
+else:
+    HTTP_CLIENTS = [httpx, httpx2]
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 INPUT_TOKENS, OUTPUT_TOKENS = 8, 7  # the devserver's deterministic counts for MESSAGES
-HTTP_CLIENTS = [httpx] + ([httpx2] if httpx2 is not None else [])
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +80,7 @@ async def test_async_client_post_and_stream(instrumented: Telemetry, base: str, 
     payload = {"model": "gpt-4.1", "messages": MESSAGES}
     async with http.AsyncClient() as client:
         await client.post(f"{base}/embeddings", json={"model": "text-embedding-3-small", "input": "a b c"})
-        body = {**payload, "stream": True, "stream_options": {"include_usage": True}}
+        body: dict[str, Any] = {**payload, "stream": True, "stream_options": {"include_usage": True}}
         async with client.stream("POST", f"{base}/chat/completions", json=body) as response:
             lines = [line async for line in response.aiter_lines()]
     assert lines[-2:] == ["data: [DONE]", ""] or lines[-1] == "data: [DONE]"
@@ -89,8 +91,14 @@ async def test_async_client_post_and_stream(instrumented: Telemetry, base: str, 
     assert chat["tokentrace.stream.end"] == "completed"
 
 
+def decoded(line: str | bytes) -> str:
+    """A line from ``iter_lines(decode_unicode=True)``: text, since the server names its charset."""
+    assert isinstance(line, str), line
+    return line
+
+
 def test_sse_stream_read_line_by_line_with_requests(instrumented: Telemetry, base: str) -> None:
-    body = {
+    body: dict[str, Any] = {
         "model": "gpt-4.1",
         "messages": MESSAGES,
         "stream": True,
@@ -100,7 +108,7 @@ def test_sse_stream_read_line_by_line_with_requests(instrumented: Telemetry, bas
         assert instrumented.spans() == []  # the stream is not read yet
         events = [
             json.loads(line[6:])
-            for line in response.iter_lines(decode_unicode=True)
+            for line in map(decoded, response.iter_lines(decode_unicode=True))
             if line.startswith("data: {")
         ]
     text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e["choices"])
@@ -118,7 +126,7 @@ def test_plain_http_stream_is_not_changed_in_auto_mode(
     instrumented: Telemetry, base: str, server: DevServer
 ) -> None:
     """The caller parses the bytes itself, so an added usage chunk could break it: auto adds none."""
-    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
+    body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
     with requests.post(f"{base}/chat/completions", json=body, stream=True, timeout=30) as response:
         list(response.iter_lines())
     assert "stream_options" not in server.requests[-1].json
@@ -131,7 +139,7 @@ def test_always_policy_asks_for_usage_on_plain_http(
     instrument: Any, telemetry: Telemetry, base: str, server: DevServer
 ) -> None:
     instrument(stream_usage="always")
-    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
+    body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
     with httpx.Client() as client, client.stream("POST", f"{base}/chat/completions", json=body) as response:
         response.read()
     assert server.requests[-1].json["stream_options"] == {"include_usage": True}
@@ -245,7 +253,7 @@ ODD_BODIES = [
 
 
 def read_all(url: str, streamed: bool) -> tuple[int, bytes]:
-    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": streamed}
+    body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES, "stream": streamed}
     try:
         if streamed:
             with requests.post(url, json=body, stream=True, timeout=30) as response:
@@ -274,7 +282,7 @@ def test_odd_bodies_reach_the_caller_unchanged(
 
 
 def test_requests_raw_read(instrumented: Telemetry, base: str) -> None:
-    body = {
+    body: dict[str, Any] = {
         "model": "gpt-4.1",
         "messages": MESSAGES,
         "stream": True,
@@ -291,7 +299,7 @@ def test_requests_raw_read(instrumented: Telemetry, base: str) -> None:
 
 
 def test_requests_stream_closed_early_and_abandoned(instrumented: Telemetry, base: str) -> None:
-    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
+    body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
     with requests.post(f"{base}/chat/completions", json=body, stream=True, timeout=30) as response:
         next(response.iter_lines())
     abandoned = requests.post(f"{base}/chat/completions", json=body, stream=True, timeout=30)
@@ -332,7 +340,7 @@ def test_httpx_stream_iter_bytes_gzip(
     server.script(
         raw(200, gzip.compress(events), {"content-type": "text/event-stream", "content-encoding": "gzip"})
     )
-    body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
+    body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES, "stream": True}
     with http.Client() as client, client.stream("POST", f"{base}/chat/completions", json=body) as response:
         received = b"".join(response.iter_bytes())
     assert received == events

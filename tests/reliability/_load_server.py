@@ -3,13 +3,14 @@
 Every request names its caller and call number in ``user`` (``"<tracking id>:<n>"``); the usage it
 answers with is a function of that number, and the server adds what it sent to a tally per
 tracking id. A load test can then compare what tokentrace recorded with what the server said,
-exactly. HTTP/1.1 keep-alive, a thread per connection.
+exactly. HTTP/1.1 keep-alive, a thread per connection; ``GET /ready`` answers without counting.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,11 +39,18 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
+    def do_GET(self) -> None:
+        if self.path != "/ready":
+            self.send_error(404)
+            return
+        self._send(b"ready", "text/plain")
+
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        tracking_id, number = str(body["user"]).rsplit(":", 1)
+        tracking_id, number_text = str(body["user"]).rsplit(":", 1)
+        number = int(number_text)
         embeddings = self.path.endswith("/embeddings")
-        input_tokens, output_tokens = usage_for(int(number), embeddings)
+        input_tokens, output_tokens = usage_for(number, embeddings)
         self.server.count(tracking_id, input_tokens, output_tokens)
         model = body["model"]
         if embeddings:
@@ -114,6 +122,10 @@ def _sse(model: str, number: int, input_tokens: int, output_tokens: int) -> byte
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # The listen backlog. A load run holds up to about 160 connections (16 threads with two clients
+    # each, up to 64 pooled on each of the two async clients) and may open many of them while this
+    # thread waits for the interpreter. A full backlog drops connection attempts, which the kernel resends after 1 s,
+    # 3 s, ...: what a client's connect timeout would catch. The kernel caps it (net.core.somaxconn).
     request_queue_size = 1024
 
     def __init__(self) -> None:
@@ -140,14 +152,23 @@ class LoadServer:
     def tallies(self) -> dict[str, Tally]:
         return self._server.tallies
 
+    def wait_until_serving(self, timeout: float = 300.0) -> None:
+        """Return once the accept loop answers a request (the timeout is for a server that never will)."""
+        ready = self.base_url.removesuffix("/v1") + "/ready"
+        with urllib.request.urlopen(ready, timeout=timeout) as reply:
+            if reply.status != 200:
+                raise RuntimeError(f"load server not ready: HTTP {reply.status}")
+
     @staticmethod
     @contextmanager
     def running() -> Iterator[LoadServer]:
-        server = _Server()
+        server = _Server()  # bound and listening from here on: early connections wait in the backlog
         thread = threading.Thread(target=server.serve_forever, name="load-server", daemon=True)
         thread.start()
         try:
-            yield LoadServer(server)
+            running = LoadServer(server)
+            running.wait_until_serving()
+            yield running
         finally:
             server.shutdown()
             server.server_close()

@@ -9,7 +9,6 @@ What tokentrace lost is then said on the span (``error.type``, ``tokentrace.stre
 from __future__ import annotations
 
 import http.server
-import json
 import logging
 import os
 import socket
@@ -21,12 +20,15 @@ import threading
 import time
 import tracemalloc
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import openai
+import pydantic
 import pytest
 import requests
+from openai.types.chat import ChatCompletionMessageParam
 from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.metrics import MeterProvider
@@ -40,7 +42,7 @@ from tokentrace.demo.server import DevServer, default, raw, sse
 from tokentrace.demo.server import json as json_reply
 from tokentrace.ledger import read_calls
 
-MESSAGES = [{"role": "user", "content": "say something"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "say something"}]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -57,22 +59,35 @@ def _fresh(server: DevServer) -> Iterator[None]:
     tokentrace.set_prices([])
 
 
-def outcome(call: Callable[[], Any]) -> tuple[str, ...]:
-    """What the caller saw: the result (as JSON) or the exception (type and message)."""
+def caller_view(value: Any) -> Any:
+    """Everything a caller can read off ``value``: each model's type and fields, recursively.
+
+    Read field by field, not through pydantic's serializer: the SDK does not validate a response,
+    so a model can hold what its type does not declare (``usage="lots"``, a list for a count),
+    which the serializer answers with a warning where this shows the very value the caller gets.
+    """
+    if isinstance(value, pydantic.BaseModel):
+        fields = {**value.__dict__, **(value.model_extra or {})}
+        return (type(value).__qualname__, {name: caller_view(field) for name, field in fields.items()})
+    if isinstance(value, (list, tuple)):
+        return [caller_view(item) for item in value]
+    if isinstance(value, dict):
+        return {key: caller_view(item) for key, item in value.items()}
+    return value
+
+
+def outcome(call: Callable[[], Any]) -> tuple[Any, ...]:
+    """What the caller saw: the result (every field of it) or the exception (type and message)."""
     try:
         result = call()
     except Exception as exc:
         return ("raised", type(exc).__qualname__, str(exc))
-    if hasattr(result, "model_dump_json"):
-        return ("returned", result.model_dump_json())
-    if isinstance(result, list):
-        return ("returned", json.dumps([c.model_dump(mode="json") for c in result]))
-    return ("returned", repr(result))
+    return ("returned", caller_view(result))
 
 
 def both_ways(
     instrument: Any, server: DevServer, reply: Any, call: Callable[[openai.OpenAI], Any], **settings: Any
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
+) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
     """The call's outcome without tokentrace, then with it; the same fault scripted each time."""
     client = openai.OpenAI(base_url=server.base_url, api_key="sk-faults", max_retries=0, timeout=10)
     server.script(reply)
@@ -116,7 +131,7 @@ def test_connection_closed_mid_stream(instrument: Any, telemetry: Telemetry, ser
 
 
 def test_half_an_sse_event_then_close(instrument: Any, telemetry: Telemetry, server: DevServer) -> None:
-    events = [
+    events: list[dict[str, Any] | bytes] = [
         {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1",
          "choices": [{"index": 0, "delta": {"role": "assistant", "content": "Hel"}, "finish_reason": None}]},
         b'data: {"id": "c1", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"cont',
@@ -251,18 +266,18 @@ def test_plain_http_garbage_never_reaches_the_caller(
     ]
 
     def post(stream: bool) -> Any:
-        body = {"model": "gpt-4.1", "messages": MESSAGES, "stream": stream}
+        body: dict[str, Any] = {"model": "gpt-4.1", "messages": MESSAGES, "stream": stream}
         return requests.post(url, json=body, headers={"Authorization": "Bearer sk-faults"}).content
 
     plain = []
     for index, reply in enumerate(replies):
         server.script(reply)
-        plain.append(outcome(lambda stream=index == 2: post(stream)))
+        plain.append(outcome(partial(post, index == 2)))
     instrument()
     recorded = []
     for index, reply in enumerate(replies):
         server.script(reply)
-        recorded.append(outcome(lambda stream=index == 2: post(stream)))
+        recorded.append(outcome(partial(post, index == 2)))
     assert plain == recorded
     spans = telemetry.spans()
     assert len(spans) == 3

@@ -104,7 +104,7 @@ def test_a_thousand_abandoned_streams_each_end_their_span_once(instrumented: Tel
 async def test_two_hundred_cancelled_async_streams(instrumented: Telemetry) -> None:
     started = asyncio.Semaphore(0)
 
-    class SlowStream(http.AsyncByteStream):  # type: ignore[misc]
+    class SlowStream(http.AsyncByteStream):
         async def __aiter__(self) -> Any:
             yield sse(payloads.chat_chunks()[:2], done=False)
             started.release()

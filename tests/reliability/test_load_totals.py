@@ -3,6 +3,12 @@
 The server (``_load_server``) keeps its own books of what it answered, per tracking id. After the
 run, the spans, the metrics, the in-process summary, the ledger and the budget must each add up to
 exactly those books: no call lost, none counted twice, no cost off by a fraction of a cent.
+
+It checks counts and sums only, never how fast: on a busy two-core machine the 16 threads, the
+event loop and the server's threads queue behind each other for the interpreter, and a call to the
+test's own loopback server can wait seconds without anything being wrong. So no client here keeps
+a library default timeout (the openai SDK's is 5 s to connect, httpx's 5 s for everything); each
+waits up to ``LOOPBACK_TIMEOUT``, which only a server that stopped answering reaches.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import httpx
 import openai
 import pytest
 import requests
+from openai.types.chat import ChatCompletionMessageParam
 
 import tokentrace
 from tests.conftest import Telemetry
@@ -39,12 +46,21 @@ CHAT_MODEL = "load-chat-model"
 EMBED_MODEL = "load-embed-model"
 RATES = {CHAT_MODEL: (Decimal("1.25"), Decimal("10")), EMBED_MODEL: (Decimal("0.02"), Decimal("0"))}
 PER_MILLION = Decimal(1_000_000)
-MESSAGES = [{"role": "user", "content": "count me"}]
+MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "count me"}]
+# Each client's every wait (connect, read, write, a pooled connection): a bound for a hung server,
+# not a pace. A number, not an httpx.Timeout: openai 3 runs on httpx2, whose Timeout is another type.
+LOOPBACK_TIMEOUT = 300.0
+HUNG_SECONDS = 600.0  # client threads or a ledger writer still busy this long after the tasks are stuck
 
 
 def expected_cost(model: str, input_tokens: int, output_tokens: int) -> Decimal:
     rate_in, rate_out = RATES[model]
     return (input_tokens * rate_in + output_tokens * rate_out) / PER_MILLION
+
+
+def plain_body(user: str) -> dict[str, Any]:
+    """A chat request as plain HTTP clients send it (JSON, not the SDK's typed parameters)."""
+    return {"model": CHAT_MODEL, "messages": MESSAGES, "user": user}
 
 
 class Books:
@@ -94,7 +110,7 @@ def load_prices() -> Iterator[None]:
 
 def _thread_calls(base_url: str, index: int, books: Books, failures: list[BaseException]) -> None:
     tracking_id = f"team-{index % 8}"
-    client = openai.OpenAI(base_url=base_url, api_key="sk-load-test", max_retries=0)
+    client = openai.OpenAI(base_url=base_url, api_key="sk-load-test", max_retries=0, timeout=LOOPBACK_TIMEOUT)
     session = requests.Session()
     try:
         with tokentrace.track(tracking_id):
@@ -119,8 +135,9 @@ def _thread_calls(base_url: str, index: int, books: Books, failures: list[BaseEx
                 else:
                     response = session.post(
                         f"{base_url}/chat/completions",
-                        json={"model": CHAT_MODEL, "messages": MESSAGES, "user": user},
+                        json=plain_body(user),
                         headers={"Authorization": "Bearer sk-load-test"},
+                        timeout=LOOPBACK_TIMEOUT,
                     )
                     assert response.json()["usage"]["prompt_tokens"] > 0
                 books.add(tracking_id, number, embeddings=kind == 2)
@@ -162,7 +179,7 @@ async def _task_calls(
                 else:
                     response = await plain.post(
                         f"{base_url}/chat/completions",
-                        json={"model": CHAT_MODEL, "messages": MESSAGES, "user": user},
+                        json=plain_body(user),
                         headers={"Authorization": "Bearer sk-load-test"},
                     )
                     assert response.json()["usage"]["prompt_tokens"] > 0
@@ -171,10 +188,13 @@ async def _task_calls(
 
 async def _all_tasks(base_url: str, books: Books) -> None:
     gate = asyncio.Semaphore(CONCURRENT_TASK_CALLS)
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-load-test", max_retries=0)
-    async with httpx.AsyncClient() as plain:
+    async with (
+        openai.AsyncOpenAI(
+            base_url=base_url, api_key="sk-load-test", max_retries=0, timeout=LOOPBACK_TIMEOUT
+        ) as client,
+        httpx.AsyncClient(timeout=LOOPBACK_TIMEOUT) as plain,
+    ):
         await asyncio.gather(*(_task_calls(base_url, i, client, plain, gate, books) for i in range(TASKS)))
-    await client.close()
 
 
 def _points(telemetry: Telemetry, name: str) -> list[Any]:
@@ -198,11 +218,13 @@ def test_twenty_thousand_mixed_calls_add_up_exactly(
     for thread in threads:
         thread.start()
     asyncio.run(_all_tasks(server.base_url, books))
+    deadline = time.monotonic() + HUNG_SECONDS
     for thread in threads:
-        thread.join(600)
-    wall = time.perf_counter() - started
+        thread.join(max(0.0, deadline - time.monotonic()))
+    assert not [t.name for t in threads if t.is_alive()], "a client thread hung"
+    wall = time.perf_counter() - started  # printed, never asserted
     assert not failures, failures[:3]
-    assert instrumentor.ledger.flush(timeout=60)
+    assert instrumentor.ledger.flush(timeout=HUNG_SECONDS)
 
     expected = books.tallies
     assert sum(t.calls for t in expected.values()) == TOTAL

@@ -18,6 +18,7 @@ import httpx
 import openai
 import pytest
 import requests
+from openai.types.chat import ChatCompletionMessageParam
 
 import tokentrace
 from tests.conftest import Telemetry
@@ -57,7 +58,7 @@ def _every_kind_of_call(server: DevServer) -> None:
         max_retries=0,
         timeout=5,
     )
-    messages = [{"role": "user", "content": PROMPT}]
+    messages: list[ChatCompletionMessageParam] = [{"role": "user", "content": PROMPT}]
     with tokentrace.track("privacy"):
         client.chat.completions.create(model="gpt-4.1", messages=messages)
         list(client.chat.completions.create(model="gpt-4.1", messages=messages, stream=True))
@@ -72,10 +73,11 @@ def _every_kind_of_call(server: DevServer) -> None:
             slow.chat.completions.create(model="gpt-4.1", messages=messages)
         url = f"{server.base_url}/chat/completions?key={KEY}"
         headers = {"Authorization": f"Bearer {KEY}", "api-key": KEY}
-        requests.post(url, json={"model": "gpt-4.1", "messages": messages}, headers=headers)
+        body: dict[str, Any] = {"model": "gpt-4.1", "messages": messages}
+        requests.post(url, json=body, headers=headers)
         server.script(status(401, message=f"bad key {KEY}"))
-        requests.post(url, json={"model": "gpt-4.1", "messages": messages}, headers=headers)
-        httpx.post(url, json={"model": "gpt-4.1", "messages": messages}, headers=headers)
+        requests.post(url, json=body, headers=headers)
+        httpx.post(url, json=body, headers=headers)
 
 
 def _exported_text(telemetry: Telemetry) -> str:

@@ -19,6 +19,18 @@ if OPENAI_MAJOR >= 3:
 else:
     import httpx as http  # type: ignore[no-redef]
 
+__all__ = [
+    "OPENAI_MAJOR",
+    "Handler",
+    "Recorder",
+    "http",
+    "json_reply",
+    "make_azure_client",
+    "make_client",
+    "sse",
+    "sse_reply",
+]
+
 Handler = Callable[[Any], Any]
 
 

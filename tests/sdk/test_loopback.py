@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -27,15 +27,21 @@ def server() -> Iterator[DevServer]:
 
 
 @pytest.fixture
-def client(server: DevServer) -> Any:
+def client(server: DevServer) -> Iterator[openai.OpenAI]:
     server.reset()
-    return openai.OpenAI(base_url=server.base_url, api_key="sk-loopback-test", max_retries=0)
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-loopback-test", max_retries=0) as client:
+        yield client
 
 
 @pytest.fixture
-def async_client(server: DevServer) -> Any:
+async def async_client(server: DevServer) -> AsyncIterator[openai.AsyncOpenAI]:
     server.reset()
-    return openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-loopback-test", max_retries=0)
+    # Closed inside the test's own event loop: a pooled connection left open would be collected
+    # after that loop is gone, as an unclosed socket.
+    async with openai.AsyncOpenAI(
+        base_url=server.base_url, api_key="sk-loopback-test", max_retries=0
+    ) as client:
+        yield client
 
 
 def attrs_of(telemetry: Telemetry) -> dict[str, Any]:
@@ -163,7 +169,7 @@ async def test_tasks_with_tracking_ids_and_streams(instrumented: Telemetry, asyn
                 pass
 
     await asyncio.gather(*(work(i) for i in range(12)))
-    spans = [dict(s.attributes or {}) for s in instrumented.spans()]
+    spans: list[dict[str, Any]] = [dict(s.attributes or {}) for s in instrumented.spans()]
     assert sorted(s["tokentrace.tracking_id"] for s in spans) == sorted(f"task-{i}" for i in range(12))
     assert all(s["gen_ai.usage.input_tokens"] == INPUT_TOKENS for s in spans)
 

@@ -55,7 +55,7 @@ def test_exhausted_budget_refuses_before_sending(
     assert "gen_ai.usage.cost.amount" not in attrs
     assert "tokentrace.cost.unknown_reason" not in attrs  # refused: cost is zero, not unknown
     (event,) = [e for e in refused.events if e.name == "tokentrace.budget"]
-    assert event.attributes["tokentrace.budget.outcome"] == "refused"
+    assert (event.attributes or {})["tokentrace.budget.outcome"] == "refused"
     (state,) = tokentrace.budget_states()
     assert float(state.spent) == pytest.approx(2 * ONE_CALL_USD)
 
@@ -82,7 +82,7 @@ def test_warn_lets_the_call_through(
     sdk.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
     assert len(server.requests) == 3
     events = [e for s in telemetry.spans() for e in s.events if e.name == "tokentrace.budget"]
-    assert [e.attributes["tokentrace.budget.outcome"] for e in events] == ["warned", "warned"]
+    assert [(e.attributes or {})["tokentrace.budget.outcome"] for e in events] == ["warned", "warned"]
     assert sum("over its limit" in r.getMessage() for r in caplog.records) == 1  # once per window
 
 
@@ -108,7 +108,7 @@ def test_downgrade_switches_the_model_and_says_so(
     assert span.name == "chat gpt-4.1-mini"
     assert attrs["gen_ai.request.model"] == "gpt-4.1-mini"
     assert attrs["tokentrace.budget.downgraded_from"] == "gpt-4.1"
-    assert [e.attributes["tokentrace.budget.outcome"] for e in span.events] == ["downgraded"]
+    assert [(e.attributes or {})["tokentrace.budget.outcome"] for e in span.events] == ["downgraded"]
 
 
 def test_precheck_refuses_a_call_whose_worst_case_crosses(
