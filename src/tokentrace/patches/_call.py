@@ -36,8 +36,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Call", "CallSite", "make_wrappers", "secret_values"]
 
-Wrapper = Callable[[Callable[..., Any], Any, tuple[Any, ...], dict[str, Any]], Any]
-Start = Callable[[Any, tuple[Any, ...], dict[str, Any]], "Call | None"]
+Wrapped = Callable[..., Any]
+Args = tuple[Any, ...]
+Kwargs = dict[str, Any]
+Wrapper = Callable[[Wrapped, Any, Args, Kwargs], Any]
+Start = Callable[[Any, Args, Kwargs], "Call | None"]
 Finish = Callable[["Call", Any], Any]
 
 
@@ -174,27 +177,22 @@ class Call:
 def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
     """The sync and async ``wrapt`` wrappers of one patch around its ``start``."""
 
-    def begin(instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Call | None:
+    def sync_wrapper(wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         try:
-            return start(instance, args, kwargs)
+            call = start(instance, args, kwargs)
         except Exception as exc:
-            internal_error(f"starting {name}", exc)
-            return None
-
-    def sync_wrapper(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        call = begin(instance, args, kwargs)
+            call = _not_started(name, exc)
         if call is None:
             return wrapped(*args, **kwargs)
         with call:
             result = wrapped(*(call.args or args), **kwargs)
         return call.done(result)
 
-    async def async_wrapper(
-        wrapped: Callable[..., Any], instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> Any:
-        call = begin(instance, args, kwargs)
+    async def async_wrapper(wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
+        try:
+            call = start(instance, args, kwargs)
+        except Exception as exc:
+            call = _not_started(name, exc)
         if call is None:
             return await wrapped(*args, **kwargs)
         with call:
@@ -202,6 +200,12 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
         return call.done(result)
 
     return sync_wrapper, async_wrapper
+
+
+def _not_started(name: str, exc: Exception) -> Call | None:
+    """A failure of tokentrace's own ``start``: reported, and the call goes out unrecorded."""
+    internal_error(f"starting {name}", exc)
+    return None
 
 
 def _secret_name(name: object) -> bool:

@@ -112,16 +112,16 @@ class SummarySink:
             # full or not at all.
             input_tokens = record.input_tokens
             if input_tokens.__class__ is not int:
-                input_tokens = _tokens(input_tokens)
+                input_tokens = 0 if input_tokens is None else _tokens(input_tokens)
             output_tokens = record.output_tokens
             if output_tokens.__class__ is not int:
-                output_tokens = _tokens(output_tokens)
+                output_tokens = 0 if output_tokens is None else _tokens(output_tokens)
             cache_read = record.cache_read_tokens
             if cache_read.__class__ is not int:
-                cache_read = _tokens(cache_read)
+                cache_read = 0 if cache_read is None else _tokens(cache_read)
             reasoning = record.reasoning_tokens
             if reasoning.__class__ is not int:
-                reasoning = _tokens(reasoning)
+                reasoning = 0 if reasoning is None else _tokens(reasoning)
             cost = record.cost
             if cost.__class__ is not Decimal or not cost.is_finite():
                 cost = _known_cost(cost)

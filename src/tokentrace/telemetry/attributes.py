@@ -1,4 +1,4 @@
-"""A finished call's span attributes: what its response said, how it ended, and why it failed.
+"""A finished call's span attributes: what its response said, and why it failed.
 
 Span attributes and the low-cardinality metric attributes are filled in one pass; only the
 response model and OpenAI's service tier go on metrics too.
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ..calls.records import ResponseInfo
     from .recorder import LLMCall
 
-__all__ = ["add_call_attributes", "add_error", "add_response_attributes", "timed_out"]
+__all__ = ["add_error", "add_response_attributes"]
 
 
 def add_response_attributes(
@@ -58,18 +58,6 @@ def add_response_attributes(
             attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
 
 
-def add_call_attributes(attributes: dict[str, Any], call: LLMCall) -> None:
-    """How a stream went, and the content the user opted in to record."""
-    if call.time_to_first_chunk is not None:
-        attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
-    if call.stream_end is not None:
-        attributes[names.STREAM_END] = call.stream_end
-    if call.usage_injected:
-        attributes[names.STREAM_USAGE_INJECTED] = True
-    if call.content_attributes:
-        attributes.update(call.content_attributes)
-
-
 def add_error(
     call: LLMCall, attributes: dict[str, Any], error: BaseException | None, status_code: int | None
 ) -> str:
@@ -93,8 +81,3 @@ def add_error(
         span.set_status(Status(StatusCode.ERROR, f"HTTP {status_code}"))
     attributes[names.ERROR_TYPE] = error_type
     return error_type
-
-
-def timed_out(error_type: str | None) -> bool:
-    """Whether a failure was a timeout (the SDK's and the HTTP libraries' timeout errors)."""
-    return error_type is not None and "Timeout" in error_type

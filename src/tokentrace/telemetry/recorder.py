@@ -27,7 +27,7 @@ from ..config import Settings
 from ..pricing import Cost, PriceBook
 from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
-from .attributes import add_call_attributes, add_error, add_response_attributes, timed_out
+from .attributes import add_error, add_response_attributes
 from .budget_metrics import add_budget_events, register_budget_metrics
 from .cost_metrics import CostMetrics, add_cost_attributes
 from .instruments import make_instruments
@@ -214,7 +214,14 @@ class Recorder:
             add_response_attributes(
                 attributes, metric_attributes, response, call.openai_api, self._cache_write_attribute
             )
-        add_call_attributes(attributes, call)
+        if call.time_to_first_chunk is not None:
+            attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
+        if call.stream_end is not None:
+            attributes[names.STREAM_END] = call.stream_end
+        if call.usage_injected:
+            attributes[names.STREAM_USAGE_INJECTED] = True
+        if call.content_attributes:
+            attributes.update(call.content_attributes)
         if error is not None or (status_code is not None and status_code >= 400):
             call.error_type = add_error(call, attributes, error, status_code)
             metric_attributes[names.ERROR_TYPE] = call.error_type
@@ -298,7 +305,7 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
         cost.source if cost is not None else None,
         call.cost_unknown_reason,
         error_type,
-        timed_out(error_type),
+        error_type is not None and "Timeout" in error_type,  # timed out
         call.stream,
         format(context.trace_id, "032x") if valid else None,
         format(context.span_id, "016x") if valid else None,

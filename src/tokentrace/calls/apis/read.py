@@ -8,9 +8,9 @@ from typing import Any
 from ..records import ResponseInfo
 from . import ApiKind, chat, embeddings, messages, responses
 
-__all__ = ["response_info"]
+__all__ = ["RESPONSE_READERS", "response_info"]
 
-_RESPONSE_READERS: dict[ApiKind, Callable[[Any], ResponseInfo]] = {
+RESPONSE_READERS: dict[ApiKind, Callable[[Any], ResponseInfo]] = {
     ApiKind.CHAT: chat.response_info,
     ApiKind.COMPLETIONS: chat.response_info,
     ApiKind.EMBEDDINGS: embeddings.response_info,
@@ -21,4 +21,4 @@ _RESPONSE_READERS: dict[ApiKind, Callable[[Any], ResponseInfo]] = {
 
 def response_info(kind: ApiKind, response: Any) -> ResponseInfo:
     """Model, id, finish reasons and usage of a complete response of ``kind``."""
-    return _RESPONSE_READERS[kind](response)
+    return RESPONSE_READERS[kind](response)
