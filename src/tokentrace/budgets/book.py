@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Optional, Union
 
+from .. import _money
+from .._money import ZERO
 from .budget import Budget, BudgetExceededError, BudgetState, parse_amount
-from .windows import EXACT, ZERO, Counter
+from .windows import Counter
 
 if TYPE_CHECKING:
     from ..calls.records import CallRecord
@@ -56,7 +58,7 @@ class _Tally:
     def state(self, now: float) -> BudgetState:
         start, end, spent, unpriced = self.counter.snapshot(now)
         limit = self.limit
-        remaining = max(EXACT.subtract(limit, spent), ZERO)
+        remaining = max(_money.subtract(limit, spent), ZERO)
         return BudgetState(
             self.budget, start, end, spent, limit, remaining, self.reserved, self.in_flight, unpriced
         )
@@ -72,7 +74,7 @@ class _Reservation:
     def give_back(self) -> None:
         for tally, amount in self.holds:
             if amount:
-                tally.reserved = EXACT.subtract(tally.reserved, amount)
+                tally.reserved = _money.subtract(tally.reserved, amount)
             tally.in_flight -= 1
         self.holds = []
 
@@ -179,7 +181,7 @@ class BudgetBook:
             for tally in covering:
                 amount = self._worst_for(tally, usd, tokens)
                 if amount:
-                    tally.reserved = EXACT.add(tally.reserved, amount)
+                    tally.reserved = _money.add(tally.reserved, amount)
                 tally.in_flight += 1
                 holds.append((tally, amount))
         if trigger is None:
@@ -296,8 +298,8 @@ class BudgetBook:
             if spent < tally.limit:
                 if not tally.precheck:
                     continue
-                committed = EXACT.add(spent, tally.reserved)
-                projected = EXACT.add(committed, self._worst_for(tally, usd, tokens))
+                committed = _money.add(spent, tally.reserved)
+                projected = _money.add(committed, self._worst_for(tally, usd, tokens))
                 if committed < tally.limit and projected <= tally.limit:
                     continue
             breach = _Breach(tally, tally.state(now), projected)

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol
 
-from ..ledger.schema import EXACT
+from .._money import add as _add_usd
 from .period import Period
 
 __all__ = ["BY_CHOICES", "Call", "Figures", "Group", "Report", "lower_quantile", "summarize"]
@@ -146,7 +146,7 @@ class _Totals:
         if row.cost is None:
             self.unknown += 1
         else:
-            self.cost = EXACT.add(self.cost, row.cost)
+            self.cost = _add_usd(self.cost, row.cost)
         duration = row.duration
         if duration is not None and 0.0 <= duration < math.inf:
             self.durations.append(duration)
@@ -222,7 +222,7 @@ def summarize(
     if by == "day":
         found = _every_day(found)
     else:
-        found.sort(key=lambda g: (-g.figures.cost, -g.figures.requests, g.key))
+        found.sort(key=lambda g: (g.figures.cost.copy_negate(), -g.figures.requests, g.key))
     return Report(by, _overall(groups.values()), tuple(found), period, source)
 
 
@@ -238,7 +238,7 @@ def _overall(parts: Iterable[_Totals]) -> Figures:
         whole.cache_read += part.cache_read
         whole.cache_write += part.cache_write
         whole.reasoning += part.reasoning
-        whole.cost = EXACT.add(whole.cost, part.cost)
+        whole.cost = _add_usd(whole.cost, part.cost)
         whole.durations.extend(part.durations)
     return whole.figures()
 

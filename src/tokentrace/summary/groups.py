@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from .._money import ZERO as _ZERO
+from .._money import add as _add_usd
+from .._money import usd_digits
 from .sketch import LatencySketch, LogMapping
 
-__all__ = ["EXACT", "GroupSummary", "GroupTotals", "add_exact"]
+__all__ = ["GroupSummary", "GroupTotals"]
 
-# Sums of Decimal costs must stay exact whatever decimal context the application set in its
-# threads (a low precision would round them), so additions go through this context: with the
-# maximum precision an addition never rounds.
-EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-add_exact = EXACT.add
-"""``EXACT.add``, bound once: half the cost of looking the method up on every call."""
-
-_ZERO = Decimal(0)
 _NANOS = 1_000_000_000
 
 
@@ -47,7 +41,7 @@ class GroupSummary:
     p50_latency: float
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready; ``cost`` is a decimal string so no cent is lost to a float."""
+        """JSON-ready; ``cost`` is a decimal string (every digit, no exponent) so no cent is lost."""
         return {
             "key": list(self.key),
             "requests": self.requests,
@@ -57,7 +51,7 @@ class GroupSummary:
             "output_tokens": self.output_tokens,
             "cache_read_tokens": self.cache_read_tokens,
             "reasoning_tokens": self.reasoning_tokens,
-            "cost": str(self.cost),
+            "cost": usd_digits(self.cost),
             "unknown_cost_calls": self.unknown_cost_calls,
             "avg_latency": self.avg_latency,
             "p95_latency": self.p95_latency,
@@ -107,7 +101,7 @@ class GroupTotals:
         self.output_tokens += other.output_tokens
         self.cache_read_tokens += other.cache_read_tokens
         self.reasoning_tokens += other.reasoning_tokens
-        self.cost = add_exact(self.cost, other.cost)
+        self.cost = _add_usd(self.cost, other.cost)
         self.unknown_cost_calls += other.unknown_cost_calls
         self.latency_count += other.latency_count
         self.latency_nanos += other.latency_nanos
