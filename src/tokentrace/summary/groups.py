@@ -1,4 +1,8 @@
-"""Per-group totals: the mutable accumulator a sink keeps, and the frozen row a summary returns."""
+"""Per-group totals: the accumulator a sink keeps, and the frozen row a summary returns.
+
+What each figure means, and how a call counts in it, is ``tokentrace._figures``: the report
+follows the same rules.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +10,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .._money import ZERO as _ZERO
-from .._money import add as _add_usd
+from .._figures import Tally
 from .._money import usd_digits
 from .sketch import LatencySketch, LogMapping
 
 __all__ = ["GroupSummary", "GroupTotals"]
-
-_NANOS = 1_000_000_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,56 +60,23 @@ class GroupSummary:
         }
 
 
-class GroupTotals:
-    """Running totals of one group in one time slice. Not thread-safe: the sink's lock guards it."""
+class GroupTotals(Tally):
+    """A ``Tally`` with its latencies in a sketch, for one group in one time slice.
 
-    __slots__ = (
-        "cache_read_tokens",
-        "cost",
-        "errors",
-        "input_tokens",
-        "latency_count",
-        "latency_nanos",
-        "output_tokens",
-        "reasoning_tokens",
-        "requests",
-        "sketch",
-        "timeouts",
-        "unknown_cost_calls",
-    )
+    Not thread-safe: the sink's lock guards it.
+    """
+
+    __slots__ = ("sketch",)
 
     def __init__(self, mapping: LogMapping) -> None:
-        self.requests = 0
-        self.errors = 0
-        self.timeouts = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cache_read_tokens = 0
-        self.reasoning_tokens = 0
-        self.cost = _ZERO
-        self.unknown_cost_calls = 0
-        self.latency_count = 0
-        # Integer nanoseconds: the sum is exact and independent of the order calls arrive or slices
-        # are merged in, which a float sum is not.
-        self.latency_nanos = 0
+        Tally.__init__(self)
         self.sketch = LatencySketch(mapping)
 
     def merge(self, other: GroupTotals) -> None:
-        self.requests += other.requests
-        self.errors += other.errors
-        self.timeouts += other.timeouts
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cache_read_tokens += other.cache_read_tokens
-        self.reasoning_tokens += other.reasoning_tokens
-        self.cost = _add_usd(self.cost, other.cost)
-        self.unknown_cost_calls += other.unknown_cost_calls
-        self.latency_count += other.latency_count
-        self.latency_nanos += other.latency_nanos
+        self.merge_counts(other)
         self.sketch.merge(other.sketch)
 
     def freeze(self, key: tuple[str, ...]) -> GroupSummary:
-        count = self.latency_count
         return GroupSummary(
             key=key,
             requests=self.requests,
@@ -120,7 +88,7 @@ class GroupTotals:
             reasoning_tokens=self.reasoning_tokens,
             cost=self.cost,
             unknown_cost_calls=self.unknown_cost_calls,
-            avg_latency=self.latency_nanos / count / _NANOS if count else 0.0,
+            avg_latency=self.avg_latency or 0.0,
             p95_latency=self.sketch.quantile(0.95),
             p50_latency=self.sketch.quantile(0.5),
         )

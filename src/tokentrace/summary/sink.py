@@ -175,7 +175,8 @@ class SummarySink:
         """
         try:
             now = self._clock()
-            # Negative, NaN and infinite durations say nothing about latency: left out of it.
+            # The rules of _figures, inline: negative, NaN and infinite durations say nothing
+            # about latency and are left out of it; the rest count as whole nanoseconds.
             timed = 0.0 <= duration < _INF
             nanos = round(duration * 1e9) if timed else 0
             with self._lock:
