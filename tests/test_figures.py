@@ -68,3 +68,17 @@ def test_summary_and_report_agree_on_every_figure(tmp_path: Path) -> None:
         assert getattr(live, name) == getattr(stored, name), name
     assert stored.p95_latency is not None
     assert math.isclose(live.p95_latency, stored.p95_latency, rel_tol=sink.relative_accuracy * 1.001)
+
+
+def test_a_cost_that_is_not_finite_is_an_unknown_cost_in_both(tmp_path: Path) -> None:
+    calls = [record(cost=Decimal("NaN")), record(cost=Decimal("Infinity")), record(cost=Decimal("0.5"))]
+    sink = SummarySink()
+    path = tmp_path / "ledger.sqlite3"
+    with LedgerSink(path) as ledger:
+        for call in calls:
+            sink(call)
+            ledger(call)
+    (live,) = sink.summary(by=())
+    stored = summarize(read_figures(path), "model").total
+    assert (live.cost, live.unknown_cost_calls) == (Decimal("0.5"), 2)
+    assert (stored.cost, stored.unknown_cost_calls) == (Decimal("0.5"), 2)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 from ._money import ZERO
 from ._money import add as _add
@@ -97,6 +98,20 @@ class Tally:
         self.unknown_cost_calls += other.unknown_cost_calls
         self.latency_count += other.latency_count
         self.latency_nanos += other.latency_nanos
+
+    def row_fields(self) -> dict[str, Any]:
+        """The figures every summary row holds (``GroupSummary``, the report's ``Figures``), by name."""
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "timeouts": self.timeouts,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cache_read_tokens": self.cache_read_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "cost": self.cost,
+            "unknown_cost_calls": self.unknown_cost_calls,
+        }
 
     @property
     def avg_latency(self) -> float | None:

@@ -2,6 +2,9 @@
 
 One lock guards the counters. Each operation holds it for a few comparisons and Decimal additions,
 never across I/O, a user callback or an ``await``, so one book serves threads and asyncio tasks.
+
+Over 300 lines on purpose: check, settle, release and charge keep one invariant under that lock
+(spend plus reservations against each limit), and reading it whole needs them side by side.
 """
 
 from __future__ import annotations

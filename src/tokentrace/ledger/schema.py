@@ -133,9 +133,9 @@ def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     Atomic: one statement is, and the fallback (older SQLite) runs in the caller's transaction.
 
     The sqlite3 module releases the GIL around each statement and must take it back afterwards.
-    While the application's threads keep the interpreter busy, taking it back can wait for a long
-    time (seconds were measured under a tight loop of SDK calls), so a writer that runs a statement
-    per row, or per few hundred rows, falls behind. One statement per batch waits once.
+    While the application's threads keep the interpreter busy (a tight loop of SDK calls), taking
+    it back can wait for a long time, so a writer that runs a statement per row, or per few hundred
+    rows, falls behind. One statement per batch waits once.
     """
     if SINGLE_STATEMENT_INSERT:
         conn.execute(_JSON_INSERT_SQL, (json.dumps(rows, allow_nan=False),))
@@ -178,8 +178,13 @@ def _path_json(path: tuple[str, ...]) -> str:
 
 
 def record_to_row(record: CallRecord) -> tuple[Any, ...]:
-    """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text."""
+    """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text.
+
+    A non-finite cost is stored as unknown: it is not a known cost (``_figures``).
+    """
     cost = record.cost
+    if cost is not None and not cost.is_finite():
+        cost = None
     path = record.tracking_path
     timestamp = float(record.timestamp)
     duration = float(record.duration)

@@ -128,16 +128,8 @@ class _Totals(Tally):
 
     def figures(self) -> Figures:
         return Figures(
-            requests=self.requests,
-            errors=self.errors,
-            timeouts=self.timeouts,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cache_read_tokens=self.cache_read_tokens,
+            **self.row_fields(),
             cache_write_tokens=self.cache_write_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            cost=self.cost,
-            unknown_cost_calls=self.unknown_cost_calls,
             avg_latency=self.avg_latency,
             p95_latency=lower_quantile(self.durations, 0.95),
         )

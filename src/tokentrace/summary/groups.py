@@ -79,15 +79,7 @@ class GroupTotals(Tally):
     def freeze(self, key: tuple[str, ...]) -> GroupSummary:
         return GroupSummary(
             key=key,
-            requests=self.requests,
-            errors=self.errors,
-            timeouts=self.timeouts,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cache_read_tokens=self.cache_read_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            cost=self.cost,
-            unknown_cost_calls=self.unknown_cost_calls,
+            **self.row_fields(),
             avg_latency=self.avg_latency or 0.0,
             p95_latency=self.sketch.quantile(0.95),
             p50_latency=self.sketch.quantile(0.5),
