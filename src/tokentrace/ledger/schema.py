@@ -150,7 +150,8 @@ def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _usd_to_pico(cost: Decimal) -> int | None:
-    """The cost in 1e-12 USD when that is exact and fits 64 bits, else None (sums then use the text)."""
+    """The cost in 1e-12 USD when that is exact (in ``_money``'s 50 digits) and fits 64 bits, else
+    None (sums then use the text)."""
     if not cost.is_finite():
         return None
     scaled = cost.scaleb(_PICO, MONEY)
@@ -178,10 +179,8 @@ def _path_json(path: tuple[str, ...]) -> str:
 
 
 def record_to_row(record: CallRecord) -> tuple[Any, ...]:
-    """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text.
-
-    A non-finite cost is stored as unknown: it is not a known cost (``_figures``).
-    """
+    """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text; a
+    non-finite one as unknown, as the summary counts it (``_figures``)."""
     cost = record.cost
     if cost is not None and not cost.is_finite():
         cost = None

@@ -6,7 +6,7 @@ follows the same rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -42,22 +42,12 @@ class GroupSummary:
     p50_latency: float
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready; ``cost`` is a decimal string (every digit, no exponent) so no cent is lost."""
-        return {
-            "key": list(self.key),
-            "requests": self.requests,
-            "errors": self.errors,
-            "timeouts": self.timeouts,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost": usd_digits(self.cost),
-            "unknown_cost_calls": self.unknown_cost_calls,
-            "avg_latency": self.avg_latency,
-            "p95_latency": self.p95_latency,
-            "p50_latency": self.p50_latency,
-        }
+        """JSON-ready, in field order; ``cost`` is a decimal string (every digit, no exponent) so no
+        cent is lost."""
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
+        data["key"] = list(self.key)
+        data["cost"] = usd_digits(self.cost)
+        return data
 
 
 class GroupTotals(Tally):
