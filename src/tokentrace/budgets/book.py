@@ -2,6 +2,9 @@
 
 One lock guards the counters. Each operation holds it for a few comparisons and Decimal additions,
 never across I/O, a user callback or an ``await``, so one book serves threads and asyncio tasks.
+
+Over 300 lines on purpose: check, settle, release and charge keep one invariant under that lock
+(spend plus reservations against each limit), and reading it whole needs them side by side.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Optional, Union
 
+from .. import _money
+from .._money import ZERO
 from .budget import Budget, BudgetExceededError, BudgetState, parse_amount
-from .windows import EXACT, ZERO, Counter
+from .windows import Counter
 
 if TYPE_CHECKING:
     from ..calls.records import CallRecord
@@ -56,7 +61,7 @@ class _Tally:
     def state(self, now: float) -> BudgetState:
         start, end, spent, unpriced = self.counter.snapshot(now)
         limit = self.limit
-        remaining = max(EXACT.subtract(limit, spent), ZERO)
+        remaining = max(_money.subtract(limit, spent), ZERO)
         return BudgetState(
             self.budget, start, end, spent, limit, remaining, self.reserved, self.in_flight, unpriced
         )
@@ -72,7 +77,7 @@ class _Reservation:
     def give_back(self) -> None:
         for tally, amount in self.holds:
             if amount:
-                tally.reserved = EXACT.subtract(tally.reserved, amount)
+                tally.reserved = _money.subtract(tally.reserved, amount)
             tally.in_flight -= 1
         self.holds = []
 
@@ -179,7 +184,7 @@ class BudgetBook:
             for tally in covering:
                 amount = self._worst_for(tally, usd, tokens)
                 if amount:
-                    tally.reserved = EXACT.add(tally.reserved, amount)
+                    tally.reserved = _money.add(tally.reserved, amount)
                 tally.in_flight += 1
                 holds.append((tally, amount))
         if trigger is None:
@@ -296,8 +301,8 @@ class BudgetBook:
             if spent < tally.limit:
                 if not tally.precheck:
                     continue
-                committed = EXACT.add(spent, tally.reserved)
-                projected = EXACT.add(committed, self._worst_for(tally, usd, tokens))
+                committed = _money.add(spent, tally.reserved)
+                projected = _money.add(committed, self._worst_for(tally, usd, tokens))
                 if committed < tally.limit and projected <= tally.limit:
                     continue
             breach = _Breach(tally, tally.state(now), projected)

@@ -8,14 +8,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from .._money import ZERO, format_usd
 from ..tracking import MAX_TRACKING_ID_LENGTH
-from .windows import EXACT, ZERO, Window
+from .windows import Window
 
 __all__ = ["Action", "Budget", "BudgetExceededError", "BudgetState", "format_amount", "parse_amount"]
 
 Action = Literal["raise", "warn", "downgrade"]
 _ACTIONS = ("raise", "warn", "downgrade")
-_MICRO = Decimal("0.000001")
 
 
 def parse_amount(value: object, what: str) -> Decimal:
@@ -147,9 +147,7 @@ def format_amount(amount: Decimal, unit: str) -> str:
     """``$12.50``, ``$0.000125`` (to the micro-dollar) or ``1,200 tokens``."""
     if unit != "USD":
         return f"{amount:,f} tokens"
-    text = f"{amount.quantize(_MICRO, context=EXACT):,f}"
-    whole, _, fraction = text.partition(".")
-    return f"${whole}.{fraction.rstrip('0').ljust(2, '0')}"
+    return format_usd(amount, 6, trim=True)
 
 
 def _moment(timestamp: float, window: Window) -> str:

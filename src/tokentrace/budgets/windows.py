@@ -11,12 +11,14 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import ClassVar, Literal, Union
 from zoneinfo import ZoneInfo
 
+from .. import _money
+from .._money import ZERO
+
 __all__ = [
-    "EXACT",
     "HOUR",
     "MAX_ROLLING_DAYS",
     "ZERO",
@@ -26,10 +28,6 @@ __all__ = [
     "Window",
 ]
 
-ZERO = Decimal(0)
-# Money is added in a private 50-digit context, so a host that lowers the global decimal precision
-# cannot round a budget's spend.
-EXACT = Context(prec=50)
 HOUR = 3600
 # A rolling window keeps 24 buckets per day; a year is far beyond any billing period people budget.
 MAX_ROLLING_DAYS = 366
@@ -165,7 +163,7 @@ class CalendarCounter:
         self._advance(now)
         if min(at, now) < self.start <= now:
             return False  # the spend belongs to the previous day or month
-        self.spent = EXACT.add(self.spent, amount)
+        self.spent = _money.add(self.spent, amount)
         self.unpriced += unpriced
         return True
 
@@ -207,7 +205,7 @@ class RollingCounter:
         elif hour > newest:
             for expired in range(newest + 1, hour + 1):
                 slot = expired % self.size
-                self.spent = EXACT.subtract(self.spent, self._amounts[slot])
+                self.spent = _money.subtract(self.spent, self._amounts[slot])
                 self.unpriced -= self._unpriced[slot]
                 self._amounts[slot] = ZERO
                 self._unpriced[slot] = 0
@@ -231,9 +229,9 @@ class RollingCounter:
         if hour <= newest - self.size:
             return False  # older than the window: it has already slid out
         slot = hour % self.size
-        self._amounts[slot] = EXACT.add(self._amounts[slot], amount)
+        self._amounts[slot] = _money.add(self._amounts[slot], amount)
         self._unpriced[slot] += unpriced
-        self.spent = EXACT.add(self.spent, amount)
+        self.spent = _money.add(self.spent, amount)
         self.unpriced += unpriced
         return True
 
@@ -255,8 +253,8 @@ class RollingCounter:
         # until the whole day has slid out (up to a day late, never early).
         for end, amount in zip(self._day_ends(newest), amounts, strict=True):
             slot = (end - 1) % self.size
-            self._amounts[slot] = EXACT.add(self._amounts[slot], amount)
-            self.spent = EXACT.add(self.spent, amount)
+            self._amounts[slot] = _money.add(self._amounts[slot], amount)
+            self.spent = _money.add(self.spent, amount)
 
 
 Counter = Union[CalendarCounter, RollingCounter]

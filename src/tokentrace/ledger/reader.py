@@ -89,16 +89,16 @@ class CallFigures(NamedTuple):
         return self.response_model or self.request_model
 
 
-_ROW_SQL = (
-    "SELECT id, ts, tracking_id, tracking_path, operation, provider, server_address, request_model, "
-    "response_model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-    "reasoning_tokens, cost_usd, cost_source, cost_unknown_reason, duration_s, status, error_type, "
-    "stream, trace_id, span_id FROM calls"
-)
-_FIGURES_SQL = (
-    "SELECT ts, tracking_id, provider, request_model, response_model, input_tokens, output_tokens, "
-    "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, duration_s, status FROM calls"
-)
+# Fields are named after their columns, but for these two.
+_COLUMNS = {"cost": "cost_usd", "duration": "duration_s"}
+
+
+def _select(fields: tuple[str, ...]) -> str:
+    return f"SELECT {', '.join(_COLUMNS.get(name, name) for name in fields)} FROM calls"
+
+
+_ROW_SQL = _select(LedgerRow._fields)
+_FIGURES_SQL = _select(CallFigures._fields)
 
 _new = tuple.__new__
 

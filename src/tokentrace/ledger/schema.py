@@ -7,7 +7,6 @@ version ``n`` to ``n + 1``; a file is only ever moved forward, inside one write 
 
 from __future__ import annotations
 
-import decimal
 import functools
 import json
 import math
@@ -20,12 +19,12 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from .._money import MONEY, usd_digits
 from ..calls.records import CallRecord
 
 __all__ = [
     "APPLICATION_ID",
     "BUSY_TIMEOUT_S",
-    "EXACT",
     "INSERT_SQL",
     "MIGRATIONS",
     "SCHEMA_VERSION",
@@ -47,9 +46,6 @@ APPLICATION_ID = 0x746B7472
 
 BUSY_TIMEOUT_S = 10.0
 """How long a connection waits for another process's write lock before giving up."""
-
-EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-"""Arithmetic on costs never rounds, whatever decimal context the application set."""
 
 _PICO = 12
 _INT64_MAX = 2**63 - 1
@@ -137,9 +133,9 @@ def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
     Atomic: one statement is, and the fallback (older SQLite) runs in the caller's transaction.
 
     The sqlite3 module releases the GIL around each statement and must take it back afterwards.
-    While the application's threads keep the interpreter busy, taking it back can wait for a long
-    time (seconds were measured under a tight loop of SDK calls), so a writer that runs a statement
-    per row, or per few hundred rows, falls behind. One statement per batch waits once.
+    While the application's threads keep the interpreter busy (a tight loop of SDK calls), taking
+    it back can wait for a long time, so a writer that runs a statement per row, or per few hundred
+    rows, falls behind. One statement per batch waits once.
     """
     if SINGLE_STATEMENT_INSERT:
         conn.execute(_JSON_INSERT_SQL, (json.dumps(rows, allow_nan=False),))
@@ -154,11 +150,12 @@ def insert_rows(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
 
 
 def _usd_to_pico(cost: Decimal) -> int | None:
-    """The cost in 1e-12 USD when that is exact and fits 64 bits, else None (sums then use the text)."""
+    """The cost in 1e-12 USD when that is exact (in ``_money``'s 50 digits) and fits 64 bits, else
+    None (sums then use the text)."""
     if not cost.is_finite():
         return None
-    scaled = cost.scaleb(_PICO, EXACT)
-    whole = scaled.to_integral_value(context=EXACT)
+    scaled = cost.scaleb(_PICO, MONEY)
+    whole = scaled.to_integral_value(context=MONEY)
     if whole != scaled or abs(whole) > _INT64_MAX:
         return None
     return int(whole)
@@ -168,10 +165,10 @@ def pico_to_usd(pico: int) -> Decimal:
     """Back from 1e-12 USD to a Decimal with no trailing zeros (``2800000000`` -> ``0.0028``)."""
     if pico == 0:
         return Decimal(0)
-    amount = Decimal(pico).scaleb(-_PICO, EXACT).normalize(EXACT)
+    amount = Decimal(pico).scaleb(-_PICO, MONEY).normalize(MONEY)
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent > 0:
-        amount = amount.quantize(Decimal(1), context=EXACT)
+        amount = amount.quantize(Decimal(1), context=MONEY)
     return amount
 
 
@@ -182,8 +179,11 @@ def _path_json(path: tuple[str, ...]) -> str:
 
 
 def record_to_row(record: CallRecord) -> tuple[Any, ...]:
-    """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text."""
+    """The values ``INSERT_SQL`` takes for one call. Costs are stored as exact decimal text; a
+    non-finite one as unknown, as the summary counts it (``_figures``)."""
     cost = record.cost
+    if cost is not None and not cost.is_finite():
+        cost = None
     path = record.tracking_path
     timestamp = float(record.timestamp)
     duration = float(record.duration)
@@ -203,7 +203,7 @@ def record_to_row(record: CallRecord) -> tuple[Any, ...]:
         record.cache_read_tokens,
         record.cache_write_tokens,
         record.reasoning_tokens,
-        None if cost is None else format(cost, "f"),
+        None if cost is None else usd_digits(cost),
         None if cost is None else _usd_to_pico(cost),
         record.cost_source,
         record.cost_unknown_reason,

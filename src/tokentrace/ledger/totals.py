@@ -11,8 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from .. import _money
 from .reader import PathLike, When, open_ledger, unreadable, where
-from .schema import EXACT, pico_to_usd
+from .schema import pico_to_usd
 
 __all__ = ["GROUPINGS", "LedgerTotals", "spent", "totals"]
 
@@ -108,7 +109,7 @@ def _decimal_sums(conn: sqlite3.Connection, key: str, clause: str, params: list[
     known = f"{clause} AND cost_usd IS NOT NULL" if clause else " WHERE cost_usd IS NOT NULL"
     sums: dict[Any, Decimal] = {}
     for group, text in conn.execute(f"SELECT {key}, cost_usd FROM calls{known}", params):
-        sums[group] = EXACT.add(sums.get(group, Decimal(0)), Decimal(text))
+        sums[group] = _money.add(sums.get(group, Decimal(0)), Decimal(text))
     return sums
 
 

@@ -1,7 +1,7 @@
 """Rates from the genai-prices package, resolved once per (provider, model) and cached by the book.
 
-genai-prices is imported inside `lookup` only: importing it costs over 100 ms, which an app that
-never makes an LLM call (or only uses overrides) should not pay.
+genai-prices is imported inside `lookup` only: importing it costs far more than anything else at
+start-up, which an app that never makes an LLM call (or only uses overrides) should not pay.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Union
 
+from tokentrace._money import MONEY
 from tokentrace.pricing._saved import bundled_data_in_use, saved_lookups
 from tokentrace.pricing.rates import Rates, RateTier
 
@@ -187,7 +188,7 @@ def _to_rates(model_price: ModelPrice, *, entry: str, valid_from: str | None) ->
     base = band(-1)
     tiers = tuple(RateTier(t, *band(t)) for t in thresholds)
     per_thousand = getattr(model_price, "requests_kcount", None)
-    request = per_thousand.scaleb(-3) if isinstance(per_thousand, Decimal) else Decimal(0)
+    request = per_thousand.scaleb(-3, MONEY) if isinstance(per_thousand, Decimal) else Decimal(0)
     return Rates(*base, tiers=tiers, request=request, source=SOURCE, entry=entry, date=valid_from)
 
 

@@ -1,11 +1,11 @@
 """genai-prices lookups saved on disk, so a new process prices its first call without loading them.
 
-Loading genai-prices' data costs about 30 ms of CPU (importing the package, then building its
-snapshot); reading this small file costs well under a millisecond. A saved lookup is used only
-while it is valid (its price window covers the call) and only for the bundled data of the very
-install that produced it: the file is named after the data file's size and modification time and
-tokentrace's version, so an upgrade of either starts a new file. Lookups made from data
-genai-prices updated at run time are never saved, and never answered from here.
+Loading genai-prices' data (importing the package, then building its snapshot) costs a new process
+far more CPU than reading this small file. A saved lookup is used only while it is valid (its price
+window covers the call) and only for the bundled data of the very install that produced it: the
+file is named after the data file's size and modification time and tokentrace's version, so an
+upgrade of either starts a new file. Lookups made from data genai-prices updated at run time are
+never saved, and never answered from here.
 
 Where: ``TOKENTRACE_PRICE_CACHE`` (a folder, or ``off``), else the user's cache folder. Any
 failure to read or write the file is ignored: pricing then simply loads genai-prices.

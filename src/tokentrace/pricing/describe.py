@@ -6,6 +6,7 @@ import math
 from datetime import datetime, timezone
 from decimal import Decimal
 
+from tokentrace._money import MONEY, usd_digits
 from tokentrace.pricing import _genai
 from tokentrace.pricing.book import PriceBook
 from tokentrace.pricing.overrides import best_override
@@ -104,4 +105,5 @@ def _tier_lines(tier: RateTier) -> list[str]:
 
 
 def _money(value: Decimal) -> str:
-    return format(value.normalize(), "f")
+    """Every significant digit and no more: ``2``, ``0.075``."""
+    return usd_digits(value.normalize(MONEY))

@@ -1,26 +1,23 @@
 """Resolved prices of one model (`Rates`), what one call cost (`Cost`), and the arithmetic between them.
 
-Everything here is exact ``Decimal`` arithmetic in a private context, so a host application that
-changes the global decimal precision cannot round our money.
+Everything here is ``Decimal`` arithmetic in the money context (``tokentrace._money``), so a host
+application that changes its decimal precision or rounding cannot change a price.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Context, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
+
+from tokentrace._money import MONEY, ZERO
+from tokentrace._money import add as _add
+from tokentrace._money import multiply as _mul
 
 if TYPE_CHECKING:
     from tokentrace.calls.records import Usage
 
 __all__ = ["ZERO", "Cost", "RateTier", "Rates"]
-
-ZERO = Decimal(0)
-
-# 50 digits hold any realistic token count times any per-token price without rounding.
-_CTX = Context(prec=50)
-_mul = _CTX.multiply
-_add = _CTX.add
 
 
 @dataclass(frozen=True)
@@ -53,7 +50,7 @@ def _band(
     reasoning: Decimal | None,
 ) -> _Band:
     def per_token(per_million: Decimal) -> Decimal:
-        return per_million.scaleb(-6, _CTX)
+        return per_million.scaleb(-6, MONEY)
 
     return (
         above,
@@ -193,8 +190,8 @@ def _cost(
 ) -> Cost:
     """``Cost(...)`` for the per-call path: the same frozen object, its fields set in one step.
 
-    A frozen dataclass's ``__init__`` sets each of its ten fields through ``object.__setattr__``,
-    about 1.3 us per call; handing the instance its ``__dict__`` whole costs a quarter of that.
+    A frozen dataclass's ``__init__`` sets each of its ten fields through ``object.__setattr__``;
+    handing the instance its ``__dict__`` whole is one step instead of ten.
     """
     cost = _new_object(Cost)
     _set_dict(

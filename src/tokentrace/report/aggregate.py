@@ -1,24 +1,28 @@
 """Totals and per-group figures of a report, computed exactly from ledger rows.
 
-Pure functions: rows in, a frozen ``Report`` out. Costs are exact Decimal sums of the known costs.
-Latency covers every call with a valid duration (ok, error and timeout alike: a timeout is what the
-caller waited). p95 is the lower nearest-rank 95th percentile, an observed duration: with the n
-durations sorted, the one at 0-based index floor(0.95 * (n - 1)) -- the definition the in-process
-summaries use, so both agree.
+Pure functions: rows in, a frozen ``Report`` out. Each figure follows ``tokentrace._figures``, as
+the in-process summary does, so both agree: costs are exact sums of the known costs, latency
+covers every call with a valid duration, and p95 is the lower nearest rank, an observed
+duration (with the n durations sorted, the one at 0-based index floor(0.95 * (n - 1))), found
+exactly here.
 """
 
 from __future__ import annotations
 
 import math
 from array import array
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Union
 
-from ..ledger.schema import EXACT
+from .._figures import Tally, lower_rank
+from .._money import add as _add_usd
 from .period import Period
+
+if TYPE_CHECKING:
+    from ..ledger.reader import CallFigures, LedgerRow
 
 __all__ = ["BY_ALIASES", "BY_CHOICES", "Call", "Figures", "Group", "Report", "lower_quantile", "summarize"]
 
@@ -30,36 +34,10 @@ BY_ALIASES = {"tracking-id": "tracking_id"}
 
 NO_VALUE = {"model": "(unknown model)", "tracking_id": "(no tracking id)", "provider": "(unknown provider)"}
 
+_INF = math.inf
 
-class Call(Protocol):
-    """What a report reads of a call: ``ledger.LedgerRow`` and ``ledger.CallFigures`` both fit."""
-
-    @property
-    def ts(self) -> float: ...
-    @property
-    def tracking_id(self) -> str | None: ...
-    @property
-    def provider(self) -> str | None: ...
-    @property
-    def request_model(self) -> str | None: ...
-    @property
-    def response_model(self) -> str | None: ...
-    @property
-    def input_tokens(self) -> int | None: ...
-    @property
-    def output_tokens(self) -> int | None: ...
-    @property
-    def cache_read_tokens(self) -> int | None: ...
-    @property
-    def cache_write_tokens(self) -> int | None: ...
-    @property
-    def reasoning_tokens(self) -> int | None: ...
-    @property
-    def cost(self) -> Decimal | None: ...
-    @property
-    def duration(self) -> float: ...
-    @property
-    def status(self) -> str: ...
+Call = Union["CallFigures", "LedgerRow"]
+"""What a report reads: ledger rows, whole or only the columns reports add up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,33 +83,22 @@ class Report:
     """Where the rows came from (the ledger file), for the reader's benefit."""
 
 
-def lower_quantile(values: array[float], q: float) -> float | None:
-    """The value at index floor(q * (n - 1)) of the sorted values; None when there are none."""
+def lower_quantile(values: Sequence[float], q: float) -> float | None:
+    """The value at index ``lower_rank(q, n)`` of the n sorted values; None when there are none."""
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[math.floor(q * (len(ordered) - 1))]
+    return ordered[lower_rank(q, len(ordered))]
 
 
-class _Totals:
-    __slots__ = (
-        "cache_read",
-        "cache_write",
-        "cost",
-        "durations",
-        "errors",
-        "input",
-        "output",
-        "reasoning",
-        "requests",
-        "timeouts",
-        "unknown",
-    )
+class _Totals(Tally):
+    """A ``Tally`` that also counts cache writes and keeps every duration, for the exact p95."""
+
+    __slots__ = ("cache_write_tokens", "durations")
 
     def __init__(self) -> None:
-        self.requests = self.errors = self.timeouts = self.unknown = 0
-        self.input = self.output = self.cache_read = self.cache_write = self.reasoning = 0
-        self.cost = Decimal(0)
+        Tally.__init__(self)
+        self.cache_write_tokens = 0
         self.durations: array[float] = array("d")
 
     def add(self, row: Call) -> None:
@@ -141,34 +108,33 @@ class _Totals:
             self.errors += 1
         elif status == "timeout":
             self.timeouts += 1
-        self.input += row.input_tokens or 0
-        self.output += row.output_tokens or 0
-        self.cache_read += row.cache_read_tokens or 0
-        self.cache_write += row.cache_write_tokens or 0
-        self.reasoning += row.reasoning_tokens or 0
-        if row.cost is None:
-            self.unknown += 1
+        self.input_tokens += row.input_tokens or 0
+        self.output_tokens += row.output_tokens or 0
+        self.cache_read_tokens += row.cache_read_tokens or 0
+        self.cache_write_tokens += row.cache_write_tokens or 0
+        self.reasoning_tokens += row.reasoning_tokens or 0
+        cost = row.cost
+        if cost is None:
+            self.unknown_cost_calls += 1
         else:
-            self.cost = EXACT.add(self.cost, row.cost)
+            self.cost = _add_usd(self.cost, cost)
         duration = row.duration
-        if duration is not None and 0.0 <= duration < math.inf:
+        if 0.0 <= duration < _INF:
             self.durations.append(duration)
+            self.latency_count += 1
+            self.latency_nanos += round(duration * 1e9)
+
+    def merge(self, other: _Totals) -> None:
+        self.merge_counts(other)
+        self.cache_write_tokens += other.cache_write_tokens
+        self.durations.extend(other.durations)
 
     def figures(self) -> Figures:
-        durations = self.durations
         return Figures(
-            requests=self.requests,
-            errors=self.errors,
-            timeouts=self.timeouts,
-            input_tokens=self.input,
-            output_tokens=self.output,
-            cache_read_tokens=self.cache_read,
-            cache_write_tokens=self.cache_write,
-            reasoning_tokens=self.reasoning,
-            cost=self.cost,
-            unknown_cost_calls=self.unknown,
-            avg_latency=math.fsum(durations) / len(durations) if durations else None,
-            p95_latency=lower_quantile(durations, 0.95),
+            **self.row_fields(),
+            cache_write_tokens=self.cache_write_tokens,
+            avg_latency=self.avg_latency,
+            p95_latency=lower_quantile(self.durations, 0.95),
         )
 
 
@@ -226,24 +192,14 @@ def summarize(
     if by == "day":
         found = _every_day(found)
     else:
-        found.sort(key=lambda g: (-g.figures.cost, -g.figures.requests, g.key))
+        found.sort(key=lambda g: (g.figures.cost.copy_negate(), -g.figures.requests, g.key))
     return Report(by, _overall(groups.values()), tuple(found), period, source)
 
 
 def _overall(parts: Iterable[_Totals]) -> Figures:
     whole = _Totals()
     for part in parts:
-        whole.requests += part.requests
-        whole.errors += part.errors
-        whole.timeouts += part.timeouts
-        whole.unknown += part.unknown
-        whole.input += part.input
-        whole.output += part.output
-        whole.cache_read += part.cache_read
-        whole.cache_write += part.cache_write
-        whole.reasoning += part.reasoning
-        whole.cost = EXACT.add(whole.cost, part.cost)
-        whole.durations.extend(part.durations)
+        whole.merge(part)
     return whole.figures()
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..ledger.schema import EXACT
+from .._money import format_usd, usd_digits
 
 if TYPE_CHECKING:
     from .aggregate import Figures
@@ -21,13 +21,12 @@ def usd(amount: Decimal) -> str:
     """Dollars to a hundredth of a cent: ``$1,234.5678``; ``<$0.0001`` for a smaller non-zero sum."""
     if amount and abs(amount) < _CENT_HUNDREDTH:
         return "<$0.0001" if amount > 0 else ">-$0.0001"
-    shown = amount.quantize(_CENT_HUNDREDTH, rounding=ROUND_HALF_EVEN, context=EXACT)
-    return f"-${-shown:,.4f}" if shown < 0 else f"${shown:,.4f}"
+    return format_usd(amount, 4)
 
 
 def exact_usd(amount: Decimal) -> str:
     """Every digit, never in exponent form: ``0.00000042``."""
-    return format(amount, "f")
+    return usd_digits(amount)
 
 
 def count(number: int) -> str:

@@ -1,25 +1,20 @@
-"""Per-group totals: the mutable accumulator a sink keeps, and the frozen row a summary returns."""
+"""Per-group totals: the accumulator a sink keeps, and the frozen row a summary returns.
+
+What each figure means, and how a call counts in it, is ``tokentrace._figures``: the report
+follows the same rules.
+"""
 
 from __future__ import annotations
 
-import decimal
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
+from .._figures import Tally
+from .._money import usd_digits
 from .sketch import LatencySketch, LogMapping
 
-__all__ = ["EXACT", "GroupSummary", "GroupTotals", "add_exact"]
-
-# Sums of Decimal costs must stay exact whatever decimal context the application set in its
-# threads (a low precision would round them), so additions go through this context: with the
-# maximum precision an addition never rounds.
-EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN)
-add_exact = EXACT.add
-"""``EXACT.add``, bound once: half the cost of looking the method up on every call."""
-
-_ZERO = Decimal(0)
-_NANOS = 1_000_000_000
+__all__ = ["GroupSummary", "GroupTotals"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,86 +42,35 @@ class GroupSummary:
     p50_latency: float
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready; ``cost`` is a decimal string so no cent is lost to a float."""
-        return {
-            "key": list(self.key),
-            "requests": self.requests,
-            "errors": self.errors,
-            "timeouts": self.timeouts,
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cache_read_tokens": self.cache_read_tokens,
-            "reasoning_tokens": self.reasoning_tokens,
-            "cost": str(self.cost),
-            "unknown_cost_calls": self.unknown_cost_calls,
-            "avg_latency": self.avg_latency,
-            "p95_latency": self.p95_latency,
-            "p50_latency": self.p50_latency,
-        }
+        """JSON-ready, in field order; ``cost`` is a decimal string (every digit, no exponent) so no
+        cent is lost."""
+        data = {field.name: getattr(self, field.name) for field in fields(self)}
+        data["key"] = list(self.key)
+        data["cost"] = usd_digits(self.cost)
+        return data
 
 
-class GroupTotals:
-    """Running totals of one group in one time slice. Not thread-safe: the sink's lock guards it."""
+class GroupTotals(Tally):
+    """A ``Tally`` with its latencies in a sketch, for one group in one time slice.
 
-    __slots__ = (
-        "cache_read_tokens",
-        "cost",
-        "errors",
-        "input_tokens",
-        "latency_count",
-        "latency_nanos",
-        "output_tokens",
-        "reasoning_tokens",
-        "requests",
-        "sketch",
-        "timeouts",
-        "unknown_cost_calls",
-    )
+    Not thread-safe: the sink's lock guards it.
+    """
+
+    __slots__ = ("sketch",)
 
     def __init__(self, mapping: LogMapping) -> None:
-        self.requests = 0
-        self.errors = 0
-        self.timeouts = 0
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cache_read_tokens = 0
-        self.reasoning_tokens = 0
-        self.cost = _ZERO
-        self.unknown_cost_calls = 0
-        self.latency_count = 0
-        # Integer nanoseconds: the sum is exact and independent of the order calls arrive or slices
-        # are merged in, which a float sum is not.
-        self.latency_nanos = 0
+        Tally.__init__(self)
         self.sketch = LatencySketch(mapping)
 
     def merge(self, other: GroupTotals) -> None:
-        self.requests += other.requests
-        self.errors += other.errors
-        self.timeouts += other.timeouts
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cache_read_tokens += other.cache_read_tokens
-        self.reasoning_tokens += other.reasoning_tokens
-        self.cost = add_exact(self.cost, other.cost)
-        self.unknown_cost_calls += other.unknown_cost_calls
-        self.latency_count += other.latency_count
-        self.latency_nanos += other.latency_nanos
+        self.merge_counts(other)
         self.sketch.merge(other.sketch)
 
     def freeze(self, key: tuple[str, ...]) -> GroupSummary:
-        count = self.latency_count
         return GroupSummary(
             key=key,
-            requests=self.requests,
-            errors=self.errors,
-            timeouts=self.timeouts,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
-            cache_read_tokens=self.cache_read_tokens,
-            reasoning_tokens=self.reasoning_tokens,
-            cost=self.cost,
-            unknown_cost_calls=self.unknown_cost_calls,
-            avg_latency=self.latency_nanos / count / _NANOS if count else 0.0,
+            **self.row_fields(),
+            avg_latency=self.avg_latency or 0.0,
             p95_latency=self.sketch.quantile(0.95),
             p50_latency=self.sketch.quantile(0.5),
         )

@@ -1,8 +1,9 @@
 """Closed time slices packed into a few flat containers, to keep a day of them in little memory.
 
-A slice of ``GroupTotals`` costs about 700 bytes per group and 56 per latency bucket (objects,
-dicts, boxed ints); packed, about 420 (the key, its strings and the cost stay objects) and 16.
-Reading one back rebuilds ``GroupTotals``, which only summaries do.
+Packed, a group costs ``PACKED_GROUP_BYTES`` (its key, the key's strings and the cost stay objects)
+instead of ``window.GROUP_BYTES``, and a latency bucket ``PACKED_BUCKET_BYTES`` instead of
+``window.BUCKET_BYTES`` (objects, dicts, boxed ints). Reading one back rebuilds ``GroupTotals``,
+which only summaries do.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from array import array
 from collections.abc import Iterator
 from operator import attrgetter
 
+from .._figures import COUNTS
 from .groups import GroupTotals
 from .sketch import LatencySketch, LogMapping
 
@@ -20,24 +22,10 @@ __all__ = ["PACKED_BUCKET_BYTES", "PACKED_GROUP_BYTES", "PackedSlice"]
 PACKED_GROUP_BYTES = 420
 PACKED_BUCKET_BYTES = 16
 
-_WIDTH = 11
-"""Numbers per group: the ten counters of ``_COUNTERS`` and the sketch's zero count."""
+_WIDTH = len(COUNTS) + 1
+"""Numbers per group: the integer fields of a ``Tally`` and the sketch's zero count."""
 
-_COUNTERS = (
-    "requests",
-    "errors",
-    "timeouts",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "reasoning_tokens",
-    "unknown_cost_calls",
-    "latency_count",
-    "latency_nanos",
-)
-
-
-_read_counters = attrgetter(*_COUNTERS)
+_read_counters = attrgetter(*COUNTS)
 
 
 class PackedSlice:
@@ -88,7 +76,7 @@ class PackedSlice:
         for number, key in enumerate(self._keys):
             totals = GroupTotals(self._mapping)
             base = number * _WIDTH
-            for offset, name in enumerate(_COUNTERS):
+            for offset, name in enumerate(COUNTS):
                 setattr(totals, name, self._numbers[base + offset])
             totals.cost = self._costs[number]
             end = self._ends[number]

@@ -18,8 +18,9 @@ from decimal import Decimal
 
 from .. import names
 from .._guard import internal_error
+from .._money import add as _add_usd
 from ..calls.records import CallRecord
-from .groups import GroupSummary, GroupTotals, add_exact
+from .groups import GroupSummary, GroupTotals
 from .packed import PackedSlice
 from .sketch import LogMapping
 from .window import Key, SliceRing, admit
@@ -78,11 +79,11 @@ class SummarySink:
         self._slice_seconds = slice_seconds
         self._retention_seconds = retention_seconds
         self._memory_budget = memory_budget
-        # One lock, held for a dozen updates per call. Measured (benchmarks/summary_memory.py, two
-        # vCPUs): 16 threads recording back to back pay about 1 us more per call than with no lock
-        # at all; real LLM calls finish a few hundred times a second at most, so the lock is
-        # almost never contended. Per-thread accumulators would need a merge on every read, a
-        # flush on every slice change and cleanup after finished threads, for that microsecond.
+        # One lock, held for a dozen updates per call. Even threads recording back to back pay
+        # little for it (benchmarks/summary_memory.py measures it), and real LLM calls finish a few
+        # hundred times a second at most, so it is almost never contended. Per-thread accumulators
+        # would need a merge on every read, a flush on every slice change and cleanup after
+        # finished threads, to save that little.
         self._lock = threading.Lock()
         self._dropped = 0
         self._ring = self._new_ring()
@@ -174,7 +175,8 @@ class SummarySink:
         """
         try:
             now = self._clock()
-            # Negative, NaN and infinite durations say nothing about latency: left out of it.
+            # The rules of _figures, inline: negative, NaN and infinite durations say nothing
+            # about latency and are left out of it; the rest count as whole nanoseconds.
             timed = 0.0 <= duration < _INF
             nanos = round(duration * 1e9) if timed else 0
             with self._lock:
@@ -196,7 +198,7 @@ class SummarySink:
                 if cost is None:
                     totals.unknown_cost_calls += 1
                 else:
-                    totals.cost = add_exact(totals.cost, cost)
+                    totals.cost = _add_usd(totals.cost, cost)
                 if timed:
                     totals.latency_count += 1
                     totals.latency_nanos += nanos
@@ -228,7 +230,7 @@ class SummarySink:
                 else:
                     self._merge(merged, groups.items(), positions)
         # Packed slices never change: merged after releasing the lock, so that a summary of a
-        # day's windows (hundreds of milliseconds) does not hold up the calls being recorded.
+        # day's windows (the slowest read there is) does not hold up the calls being recorded.
         for groups in packed:
             self._merge(merged, groups.items(), positions)
         rows = [totals.freeze(key) for key, totals in merged.items()]

@@ -7,8 +7,9 @@ Error bound. With ``relative_accuracy`` alpha, let gamma = (1 + alpha) / (1 - al
 value x falls in bucket i = ceil(log_gamma(x)), which covers (gamma**(i-1), gamma**i], and the
 bucket is reported as 2 * gamma**i / (gamma + 1): that is within alpha * x of every x in the bucket.
 So ``quantile(q)`` is within relative error alpha (up to float rounding) of the exact *lower*
-quantile: the value at 0-based index floor(q * (n - 1)) of the n added values, sorted. Zeros are
-counted apart and reported exactly.
+quantile: the value at 0-based index floor(q * (n - 1)) of the n added values, sorted
+(``_figures.lower_rank``, the rank the report uses too). Zeros are counted apart and reported
+exactly.
 
 Bucket cap. At most ``max_buckets`` buckets are kept; past that the lowest buckets are folded into
 one. High quantiles (p50, p95, p99) keep the bound as long as their true value lies above the folded
@@ -19,7 +20,8 @@ for alpha = 1 % and 2,048 buckets that is about 6e17 (1 ns to 600 million second
 from __future__ import annotations
 
 import math
-from fractions import Fraction
+
+from .._figures import lower_rank
 
 __all__ = ["LatencySketch", "LogMapping"]
 
@@ -147,8 +149,7 @@ class LatencySketch:
         total = self.count
         if total == 0:
             return 0.0
-        # Exact rational arithmetic, so 0.95 * 20 is 19 and not 18.999...
-        rank = math.floor(Fraction(repr(q)) * (total - 1))
+        rank = lower_rank(q, total)
         seen = self.zero_count
         if rank < seen:
             return 0.0

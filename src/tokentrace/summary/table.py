@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from decimal import Decimal
 
-from .groups import EXACT, GroupSummary
+from .. import _money
+from .._money import format_usd
+from .groups import GroupSummary
 
 __all__ = ["format_summary"]
 
@@ -22,12 +24,11 @@ _HEADERS = (
     "p95 s",
 )
 _LABELS = {"model": "model", "tracking_id": "tracking id", "provider": "provider", "operation": "operation"}
-_CENT_FRACTIONS = Decimal("0.000001")
 
 
-def _money(cost: Decimal) -> str:
+def _usd(cost: Decimal) -> str:
     # Six decimals: single calls cost fractions of a cent, and .2f would show them as 0.00.
-    return f"{cost.quantize(_CENT_FRACTIONS, context=EXACT):,}"
+    return format_usd(cost, 6, symbol="")
 
 
 def _row(labels: list[str], row: GroupSummary, latencies: bool = True) -> list[str]:
@@ -38,7 +39,7 @@ def _row(labels: list[str], row: GroupSummary, latencies: bool = True) -> list[s
         f"{row.timeouts:,}",
         f"{row.input_tokens:,}",
         f"{row.output_tokens:,}",
-        _money(row.cost),
+        _usd(row.cost),
         f"{row.unknown_cost_calls:,}",
         *(
             (f"{row.avg_latency:.3f}", f"{row.p50_latency:.3f}", f"{row.p95_latency:.3f}")
@@ -59,12 +60,12 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
     tokens = sum(row.input_tokens + row.output_tokens for row in rows)
     cost = Decimal(0)
     for row in rows:
-        cost = EXACT.add(cost, row.cost)
+        cost = _money.add(cost, row.cost)
     unpriced = sum(row.unknown_cost_calls for row in rows)
     lines = [
         f"Total requests: {requests:,}",
         f"Total tokens:   {tokens:,}",
-        f"Total cost:     ${_money(cost)}" + (f"  (+{unpriced:,} calls of unknown cost)" if unpriced else ""),
+        f"Total cost:     ${_usd(cost)}" + (f"  (+{unpriced:,} calls of unknown cost)" if unpriced else ""),
         "",
     ]
     table = [[_LABELS.get(field, field) for field in fields] + list(_HEADERS)]
