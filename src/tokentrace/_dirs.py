@@ -21,12 +21,12 @@ def user_data_dir() -> Path:
     as the XDG base directory specification says).
     """
     if sys.platform == "win32":
-        local = config.environment_folder(names.ENV_LOCALAPPDATA)
+        local = config.environment_value(names.ENV_LOCALAPPDATA)
         base = Path(local) if local else Path.home() / "AppData" / "Local"
     elif sys.platform == "darwin":
         base = Path.home() / "Library" / "Application Support"
     else:
-        xdg = config.environment_folder(names.ENV_XDG_DATA_HOME)
+        xdg = config.environment_value(names.ENV_XDG_DATA_HOME)
         base = Path(xdg) if os.path.isabs(xdg) else Path.home() / ".local" / "share"
     return base / _APP
 
@@ -38,9 +38,9 @@ def user_cache_dir() -> Path:
     ``$XDG_CACHE_HOME/tokentrace`` (``~/.cache/tokentrace`` when unset or not absolute).
     """
     if sys.platform == "win32":
-        local = config.environment_folder(names.ENV_LOCALAPPDATA)
+        local = config.environment_value(names.ENV_LOCALAPPDATA)
         return (Path(local) if local else Path.home() / "AppData" / "Local") / _APP / "Cache"
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / _APP
-    xdg = config.environment_folder(names.ENV_XDG_CACHE_HOME)
+    xdg = config.environment_value(names.ENV_XDG_CACHE_HOME)
     return (Path(xdg) if os.path.isabs(xdg) else Path.home() / ".cache") / _APP

@@ -22,7 +22,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import names
+from . import _money, names
 from ._guard import internal_error, logger
 from ._version import __version__
 from .budgets import Budget, BudgetBook, BudgetState
@@ -244,7 +244,7 @@ def _spent_in(path: Path) -> Callable[[Budget, float, float], Decimal | int]:
             if not budget.covers((row.request_model, row.response_model), row.tracking_path):
                 continue
             if usd:
-                total += row.cost or Decimal(0)
+                total = _money.add(total, row.cost or _money.ZERO)
             else:
                 total += (row.input_tokens or 0) + (row.output_tokens or 0)
         return total

@@ -244,6 +244,7 @@ def raise_internal_errors() -> bool:
     return names.ENV_PYTEST_CURRENT_TEST in os.environ
 
 
-def environment_folder(name: str) -> str:
-    """A folder variable of the platform (``XDG_DATA_HOME``, ``LOCALAPPDATA``…), or ``""``."""
+def environment_value(name: str) -> str:
+    """A variable read outside the settings table (the platform's folders such as ``XDG_DATA_HOME``,
+    the price cache's ``TOKENTRACE_PRICE_CACHE``), or ``""`` when unset."""
     return os.environ.get(name, "")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Optional, Union
 
-from .. import _money
+from .. import _money, names
 from .._money import ZERO
 from .budget import Budget, BudgetExceededError, BudgetState, parse_amount
 from .windows import Counter
@@ -53,7 +53,7 @@ class _Tally:
         self.counter: Counter = budget.period.counter()
         # Copied out of the budget: check() reads them for every call.
         self.limit = budget.limit
-        self.usd = budget.unit == "USD"
+        self.usd = budget.unit == names.UNIT_USD
         self.precheck = budget.precheck
         self.reserved = ZERO
         self.in_flight = 0

@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Literal
 
+from .. import names
 from .._money import ZERO, format_usd
 from ..tracking import MAX_TRACKING_ID_LENGTH
 from .windows import Window
@@ -95,7 +96,7 @@ class Budget:
 
     @property
     def unit(self) -> Literal["USD", "tokens"]:
-        return "USD" if self.limit_usd is not None else "tokens"
+        return names.UNIT_USD if self.limit_usd is not None else names.BUDGET_UNIT_TOKENS
 
     @property
     def period(self) -> Window:
@@ -145,7 +146,7 @@ class BudgetState:
 
 def format_amount(amount: Decimal, unit: str) -> str:
     """``$12.50``, ``$0.000125`` (to the micro-dollar) or ``1,200 tokens``."""
-    if unit != "USD":
+    if unit != names.UNIT_USD:
         return f"{amount:,f} tokens"
     return format_usd(amount, 6, trim=True)
 

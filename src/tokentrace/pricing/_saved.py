@@ -24,13 +24,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from tokentrace import config, names
 from tokentrace._dirs import user_cache_dir
 from tokentrace._version import __version__
 from tokentrace.pricing.rates import Rates, RateTier
 
 __all__ = ["ENV_PRICE_CACHE", "SavedLookups", "bundled_data_in_use", "saved_lookups"]
 
-ENV_PRICE_CACHE = "TOKENTRACE_PRICE_CACHE"
+ENV_PRICE_CACHE = names.ENV_PRICE_CACHE
 _FORMAT = 1
 _MAX_ENTRIES = 2000
 _OFF = frozenset({"off", "false", "0", "no"})
@@ -39,7 +40,7 @@ Lookup = tuple[Rates | None, float, float]
 
 
 def _cache_folder() -> Path | None:
-    setting = os.environ.get(ENV_PRICE_CACHE, "").strip()
+    setting = config.environment_value(ENV_PRICE_CACHE).strip()
     if setting.lower() in _OFF:
         return None
     if setting:

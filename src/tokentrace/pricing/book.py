@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Optional
 
+from tokentrace import names
 from tokentrace.pricing import _genai
 from tokentrace.pricing.overrides import PriceOverride, best_override
 from tokentrace.pricing.rates import Cost, Rates, _cost
@@ -102,7 +103,11 @@ class PriceBook:
         rates = found[0]
         provider_cost = usage.provider_cost
         if rates is None:
-            return None if provider_cost is None else Cost(amount=provider_cost, source="provider")
+            return (
+                None
+                if provider_cost is None
+                else Cost(amount=provider_cost, source=names.COST_SOURCE_PROVIDER)
+            )
         if provider_cost is None:
             if usage.input_tokens is None and usage.output_tokens is None:
                 return None
@@ -116,7 +121,7 @@ class PriceBook:
             local.cache_write,
             local.reasoning,
             local.request,
-            "provider",
+            names.COST_SOURCE_PROVIDER,
             local.entry,
             local.date,
         )

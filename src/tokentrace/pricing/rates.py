@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from tokentrace import names
 from tokentrace._money import MONEY, ZERO
 from tokentrace._money import add as _add
 from tokentrace._money import multiply as _mul
@@ -144,7 +145,7 @@ class Rates:
             write_part,
             reasoning_part,
             request,
-            "local",
+            names.COST_SOURCE_LOCAL,
             self.entry,
             self.date,
         )
@@ -167,7 +168,7 @@ class Cost:
     cache_write: Decimal = ZERO
     reasoning: Decimal = ZERO
     request: Decimal = ZERO
-    source: str = "local"
+    source: str = names.COST_SOURCE_LOCAL
     entry: str | None = None
     date: str | None = None
 

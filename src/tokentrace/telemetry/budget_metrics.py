@@ -7,12 +7,11 @@ when metrics are collected, so no call pays for them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from decimal import Decimal
 from typing import Any
 
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
-from .. import names
+from .. import _money, names
 from ..budgets import BudgetBook, BudgetExceededError, BudgetState
 from ..budgets.gate import BudgetGate
 
@@ -37,7 +36,7 @@ def _refusal_attributes(error: BudgetExceededError) -> dict[str, Any]:
         names.BUDGET_UNIT: error.budget.unit,
         names.BUDGET_SPENT: float(error.spent),
         names.BUDGET_LIMIT: float(error.limit),
-        names.BUDGET_REMAINING: float(max(error.limit - error.spent, Decimal(0))),
+        names.BUDGET_REMAINING: float(max(_money.subtract(error.limit, error.spent), _money.ZERO)),
     }
 
 
