@@ -841,21 +841,21 @@ def test_main_serves_until_stopped(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_python_dash_m_serves_until_ctrl_c() -> None:
-    server = subprocess.Popen(
+    with subprocess.Popen(
         [sys.executable, "-m", "tokentrace.demo.server", "--port", "0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
-    try:
-        assert server.stdout is not None
-        base_url = server.stdout.readline().strip()  # blocks until the server is listening
-        assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
-        answer = httpx.post(base_url + "/chat/completions", json={"model": "gpt-4.1", "messages": [USER]})
-        assert answer.json()["choices"][0]["message"]["content"] == REPLY
-        server.send_signal(signal.SIGINT)
-        assert server.wait(timeout=60) == 0
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
+    ) as server:
+        try:
+            assert server.stdout is not None
+            base_url = server.stdout.readline().strip()  # blocks until the server is listening
+            assert base_url.startswith("http://127.0.0.1:") and base_url.endswith("/v1")
+            answer = httpx.post(base_url + "/chat/completions", json={"model": "gpt-4.1", "messages": [USER]})
+            assert answer.json()["choices"][0]["message"]["content"] == REPLY
+            server.send_signal(signal.SIGINT)
+            assert server.wait(timeout=60) == 0
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
