@@ -18,14 +18,13 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import _money, names
+from . import names
 from ._guard import internal_error, logger
 from ._version import __version__
 from .budgets import Budget, BudgetBook, BudgetState
+from .budgets.from_ledger import preload_from_ledger
 from .config import Settings
 from .ledger.paths import ledger_path
 from .pricing import PriceBook, PriceOverride, load_price_file
@@ -169,7 +168,7 @@ class Instrumentation:
 
             self._ledger = LedgerSink(path)  # a file that is not a ledger raises here, at start
             recorder.sinks.append(self._ledger)
-        _preload_budgets(self.budgets, path)
+        preload_from_ledger(self.budgets, path)
         self._patched = {}
         self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
         self._recorder = recorder  # on from here: a start that raised above left it off
@@ -232,35 +231,6 @@ _INSTANCE = Instrumentation()
 def instrumentation() -> Instrumentation:
     """The process's one ``Instrumentation``."""
     return _INSTANCE
-
-
-def _spent_in(path: Path) -> Callable[[Budget, float, float], Decimal | int]:
-    from .ledger import read_calls
-
-    def spent(budget: Budget, start: float, end: float) -> Decimal | int:
-        usd = budget.unit == names.UNIT_USD
-        total: Decimal | int = Decimal(0) if usd else 0
-        for row in read_calls(path, since=start, until=end):
-            if not budget.covers((row.request_model, row.response_model), row.tracking_path):
-                continue
-            if usd:
-                total = _money.add(total, row.cost or _money.ZERO)
-            else:
-                total += (row.input_tokens or 0) + (row.output_tokens or 0)
-        return total
-
-    return spent
-
-
-def _preload_budgets(book: BudgetBook, path: Path | None) -> None:
-    """Start each budget from what the ledger says was spent in its current window, so a restart
-    does not reset a monthly budget."""
-    if path is None or not book.budgets or not path.exists():
-        return
-    try:
-        book.preload(_spent_in(path))
-    except Exception as exc:  # a ledger we cannot read must not stop the app from starting
-        logger.warning("tokentrace: could not read spent amounts from the ledger %s (%s)", path, exc)
 
 
 def set_prices(overrides: Iterable[PriceOverride | Mapping[str, Any]]) -> None:

@@ -229,7 +229,7 @@ def otlp_endpoint_configured(signal: str | None = None) -> bool:
 def exporter_names(signal: str) -> list[str] | None:
     """The exporters ``OTEL_TRACES_EXPORTER`` / ``OTEL_METRICS_EXPORTER`` name (``none`` left out),
     or None when the variable is unset."""
-    configured = os.environ.get(f"OTEL_{signal.upper()}_EXPORTER")
+    configured = os.environ.get(names.ENV_EXPORTERS[signal])
     if configured is None:
         return None
     return [n.strip().lower() for n in configured.split(",") if n.strip() and n.strip().lower() != "none"]

@@ -1,15 +1,24 @@
-"""Plain records that patches fill in and the recorder turns into telemetry.
+"""Plain records of one LLM call, whatever transport made it: what its response said (``Usage``,
+``ResponseInfo``), the call in flight (``LLMCall``, which the patches start and the recorder
+finishes), and the finished call every sink receives (``CallRecord``).
 
-Nothing here imports OpenTelemetry: a record is data about one LLM call, whatever transport made it.
+Nothing here imports OpenTelemetry (``LLMCall`` holds its span as an opaque object).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-__all__ = ["CallRecord", "ResponseInfo", "Usage"]
+from .providers import OPENAI_PROVIDERS, Endpoint
+
+if TYPE_CHECKING:
+    from ..budgets.gate import BudgetGate
+    from ..pricing import Cost
+
+__all__ = ["CallRecord", "LLMCall", "ResponseInfo", "Usage"]
 
 
 @dataclass(slots=True)
@@ -88,3 +97,61 @@ class CallRecord(NamedTuple):
         if self.timed_out:
             return "timeout"
         return "error" if self.error_type else "ok"
+
+
+class LLMCall:
+    """One call in flight, then finished. Mutable only while the call runs."""
+
+    __slots__ = (
+        "budget",
+        "content_attributes",
+        "cost",
+        "cost_unknown_reason",
+        "duration",
+        "endpoint",
+        "error_type",
+        "metric_attributes",
+        "openai_api",
+        "operation",
+        "request_model",
+        "response",
+        "secrets",
+        "span",
+        "start",
+        "stream",
+        "stream_end",
+        "time_to_first_chunk",
+        "tracking_path",
+        "usage_injected",
+        "wall_start",
+    )
+
+    def __init__(
+        self, operation: str, request_model: str | None, endpoint: Endpoint, stream: bool, span: Any
+    ) -> None:
+        self.operation = operation
+        self.request_model = request_model
+        self.endpoint = endpoint
+        self.stream = stream
+        self.span = span
+        self.tracking_path: tuple[str, ...] = ()
+        self.start = time.perf_counter()
+        self.wall_start = time.time()
+        self.cost_unknown_reason: str | None = None
+        self.budget: BudgetGate | None = None
+        self.duration = 0.0
+        self.time_to_first_chunk: float | None = None
+        self.response: ResponseInfo | None = None
+        self.error_type: str | None = None
+        self.stream_end: str | None = None
+        self.usage_injected = False
+        self.metric_attributes: dict[str, Any] = {}
+        self.content_attributes: dict[str, str] | None = None
+        self.cost: Cost | None = None
+        self.secrets: tuple[str | None, ...] = ()
+        """The client's own credentials, kept out of error messages (set by the patch on failure)."""
+        self.openai_api = endpoint.provider in OPENAI_PROVIDERS
+
+    @property
+    def tracking_id(self) -> str | None:
+        return self.tracking_path[-1] if self.tracking_path else None

@@ -31,8 +31,8 @@ from ..calls.providers import OPENAI_PROVIDERS, Endpoint, host_matches
 from ..tracking import current_path
 
 if TYPE_CHECKING:
-    from ..calls.records import ResponseInfo
-    from ..telemetry.recorder import LLMCall, Recorder
+    from ..calls.records import LLMCall, ResponseInfo
+    from ..telemetry.recorder import Recorder
 
 __all__ = ["Call", "CallSite", "make_wrappers", "secret_values"]
 

@@ -12,7 +12,7 @@ import json
 import time
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import names
 from .._guard import internal_error
@@ -20,7 +20,10 @@ from ..calls.apis import ApiKind
 from ..calls.apis.read import response_info
 from ..calls.apis.stream import StreamAccumulator
 from ..calls.records import ResponseInfo
-from ..telemetry.recorder import LLMCall, Recorder
+
+if TYPE_CHECKING:
+    from ..calls.records import LLMCall
+    from ..telemetry.recorder import Recorder
 
 __all__ = ["BodyObserver", "observe_chunks", "observe_response"]
 

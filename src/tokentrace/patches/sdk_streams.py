@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import wrapt
 
 from .. import names
 from .._guard import internal_error
 from ..calls.apis.stream import StreamAccumulator
-from ..telemetry.recorder import LLMCall, Recorder
+
+if TYPE_CHECKING:
+    from ..calls.records import LLMCall
+    from ..telemetry.recorder import Recorder
 
 __all__ = ["AsyncStreamProxy", "StreamState", "SyncStreamProxy", "stream_content"]
 

@@ -13,8 +13,7 @@ from opentelemetry.trace import Status, StatusCode
 from .. import names
 
 if TYPE_CHECKING:
-    from ..calls.records import ResponseInfo
-    from .recorder import LLMCall
+    from ..calls.records import LLMCall, ResponseInfo
 
 __all__ = ["add_error", "add_response_attributes"]
 

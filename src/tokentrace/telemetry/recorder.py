@@ -21,10 +21,10 @@ from .. import names
 from .._guard import internal_error
 from ..budgets import BudgetBook
 from ..budgets.gate import BudgetGate
-from ..calls.providers import OPENAI_PROVIDERS, Endpoint
-from ..calls.records import CallRecord, ResponseInfo, Usage
+from ..calls.providers import Endpoint
+from ..calls.records import CallRecord, LLMCall, ResponseInfo, Usage
 from ..config import Settings
-from ..pricing import Cost, PriceBook
+from ..pricing import PriceBook
 from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
 from .attributes import add_error, add_response_attributes
@@ -32,68 +32,10 @@ from .budget_metrics import add_budget_events, register_budget_metrics
 from .cost_metrics import CostMetrics, add_cost_attributes
 from .instruments import make_instruments
 
-__all__ = ["LLMCall", "Recorder"]
+__all__ = ["LLMCall", "Recorder"]  # LLMCall: calls.records, re-exported for the patches
 
 
 Sink = Callable[[CallRecord], None]
-
-
-class LLMCall:
-    """One call in flight, then finished. Mutable only while the call runs."""
-
-    __slots__ = (
-        "budget",
-        "content_attributes",
-        "cost",
-        "cost_unknown_reason",
-        "duration",
-        "endpoint",
-        "error_type",
-        "metric_attributes",
-        "openai_api",
-        "operation",
-        "request_model",
-        "response",
-        "secrets",
-        "span",
-        "start",
-        "stream",
-        "stream_end",
-        "time_to_first_chunk",
-        "tracking_path",
-        "usage_injected",
-        "wall_start",
-    )
-
-    def __init__(
-        self, operation: str, request_model: str | None, endpoint: Endpoint, stream: bool, span: Any
-    ) -> None:
-        self.operation = operation
-        self.request_model = request_model
-        self.endpoint = endpoint
-        self.stream = stream
-        self.span = span
-        self.tracking_path: tuple[str, ...] = ()
-        self.start = time.perf_counter()
-        self.wall_start = time.time()
-        self.cost_unknown_reason: str | None = None
-        self.budget: BudgetGate | None = None
-        self.duration = 0.0
-        self.time_to_first_chunk: float | None = None
-        self.response: ResponseInfo | None = None
-        self.error_type: str | None = None
-        self.stream_end: str | None = None
-        self.usage_injected = False
-        self.metric_attributes: dict[str, Any] = {}
-        self.content_attributes: dict[str, str] | None = None
-        self.cost: Cost | None = None
-        self.secrets: tuple[str | None, ...] = ()
-        """The client's own credentials, kept out of error messages (set by the patch on failure)."""
-        self.openai_api = endpoint.provider in OPENAI_PROVIDERS
-
-    @property
-    def tracking_id(self) -> str | None:
-        return self.tracking_path[-1] if self.tracking_path else None
 
 
 class Recorder:
