@@ -1,7 +1,9 @@
 """The default answers: chat completions, legacy completions, embeddings and the model list.
 
 Each endpoint turns one parsed request (a ``Call``) into a ``Scripted`` reply, a JSON body or a
-ready-to-send SSE stream, dressed by the provider shape the request is for.
+ready-to-send SSE stream, dressed by the provider shape the request is for. (Over ~300 lines: the
+four endpoints share their request checks, errors and usage rules here, the way the real API
+shares them; the Responses API, which shares none of them, has a module of its own.)
 """
 
 from __future__ import annotations

@@ -1,6 +1,8 @@
 """How each provider dresses a chat completion: ids, extra fields, usage and stream framing.
 
-``OpenAIShape`` is the reference; the others override only where their real API differs:
+``OpenAIShape`` is the reference; the others override only where their real API differs (kept in
+one module, over the house's ~300 lines, so each provider's differences read against the
+reference they override):
 
 * Azure OpenAI: content-filter results on the prompt and every choice, the deployment's underlying
   model, and a first stream chunk with empty ``choices``, ``id``, ``model`` and ``object``;
