@@ -40,9 +40,9 @@ in_recorded_call = IN_RECORDED_CALL.get
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def current_path() -> tuple[str, ...]:
-    """The tracking path of the calling context, outermost first; empty when untracked."""
-    return _PATH.get()
+current_path: Callable[[], tuple[str, ...]] = _PATH.get
+"""The tracking path of the calling context, outermost first; empty when untracked. (The context
+variable's own ``get``: a call of C, read on every LLM call.)"""
 
 
 class track:  # used like a function: ``with track("x")`` / ``@track("x")``

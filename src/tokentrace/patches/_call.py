@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from .._guard import internal_error
 from ..budgets.gate import gate as budget_gate
 from ..calls import content
-from ..calls.apis import ApiKind
+from ..calls.apis import OPERATIONS, ApiKind
 from ..calls.apis.request import request_attributes
 from ..calls.fields import model_name
 from ..calls.providers import OPENAI_PROVIDERS, Endpoint, host_matches
@@ -94,7 +94,7 @@ class CallSite:
         if asked:
             new_body = _with_usage(body)
         attributes = request_attributes(api, body, endpoint.provider in OPENAI_PROVIDERS)
-        record = recorder.start(api.operation, model, endpoint, stream, attributes, gate, path)
+        record = recorder.start(OPERATIONS[api], model, endpoint, stream, attributes, gate, path)
         record.usage_injected = asked
         if self.capture:
             record.content_attributes = content.input_attributes(api, body)

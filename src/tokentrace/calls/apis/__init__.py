@@ -13,7 +13,7 @@ from enum import Enum
 
 from ... import names
 
-__all__ = ["SHAPES", "ApiKind", "PathTable", "api_kind_for_path"]
+__all__ = ["OPERATIONS", "SHAPES", "ApiKind", "PathTable", "api_kind_for_path"]
 
 
 class ApiKind(str, Enum):
@@ -29,19 +29,20 @@ class ApiKind(str, Enum):
     @property
     def operation(self) -> str:
         """Its ``gen_ai.operation.name``."""
-        return _OPERATIONS[self]
+        return OPERATIONS[self]
 
 
 SHAPES: tuple[str, ...] = tuple(kind.value for kind in ApiKind)
 """The shape names a user may map an endpoint to (setting ``http_endpoints``)."""
 
-_OPERATIONS = {
+OPERATIONS: dict[ApiKind, str] = {
     ApiKind.CHAT: names.OP_CHAT,
     ApiKind.COMPLETIONS: names.OP_TEXT_COMPLETION,
     ApiKind.EMBEDDINGS: names.OP_EMBEDDINGS,
     ApiKind.RESPONSES: names.OP_CHAT,
     ApiKind.MESSAGES: names.OP_CHAT,
 }
+"""Each family's ``gen_ai.operation.name`` (the Responses and Messages APIs are chat)."""
 
 # The table: the last segments of a request path, and the API they call. Two-segment endings are
 # tried before one-segment ones (``chat/completions`` before ``completions``).
