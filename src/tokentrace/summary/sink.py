@@ -130,60 +130,27 @@ class SummarySink:
             if duration.__class__ is not float:
                 duration = _seconds(duration)
             timed_out = bool(record.timed_out)
+            failed = not timed_out and bool(record.error_type)
             key = (
                 record.response_model or record.request_model or "",
                 record.tracking_id or "",
                 record.provider or "",
                 record.operation or "",
             )
-            hash(key)  # an unhashable field drops the record here, before anything is counted
-        except Exception as exc:
-            with self._lock:
-                self._dropped += 1
-            internal_error("adding a call to the in-process summary", exc)
-            return
-        self.add(
-            key,
-            input_tokens,
-            output_tokens,
-            cache_read,
-            reasoning,
-            cost,
-            duration,
-            timed_out,
-            not timed_out and bool(record.error_type),
-        )
-
-    def add(
-        self,
-        key: Key,
-        input_tokens: int,
-        output_tokens: int,
-        cache_read_tokens: int,
-        reasoning_tokens: int,
-        cost: Decimal | None,
-        duration: float,
-        timed_out: bool,
-        failed: bool,
-    ) -> None:
-        """Count one call from values already clean (what ``__call__`` makes of a record).
-
-        ``key`` is (model, tracking id, provider, operation), each a string ("" when absent);
-        token counts are ints (0 when not reported); ``cost`` a finite ``Decimal`` or None when
-        unknown; ``failed`` means an error other than a timeout. The recorder calls this directly,
-        without building a ``CallRecord``, when no other sink needs one.
-        """
-        try:
             now = self._clock()
             # The rules of _figures, inline: negative, NaN and infinite durations say nothing
             # about latency and are left out of it; the rest count as whole nanoseconds.
             timed = 0.0 <= duration < _INF
             nanos = round(duration * 1e9) if timed else 0
+        except Exception as exc:
+            self._drop(exc)
+            return
+        try:
             with self._lock:
                 ring = self._ring
                 if now >= ring.current_end:
                     ring.advance(now)
-                totals = ring.current.get(key)
+                totals = ring.current.get(key)  # an unhashable key raises here, before any count
                 if totals is None:
                     totals = admit(ring.current, key, self._max_groups, self._mapping)
                 totals.requests += 1
@@ -193,8 +160,8 @@ class SummarySink:
                     totals.errors += 1
                 totals.input_tokens += input_tokens
                 totals.output_tokens += output_tokens
-                totals.cache_read_tokens += cache_read_tokens
-                totals.reasoning_tokens += reasoning_tokens
+                totals.cache_read_tokens += cache_read
+                totals.reasoning_tokens += reasoning
                 if cost is None:
                     totals.unknown_cost_calls += 1
                 else:
@@ -204,9 +171,12 @@ class SummarySink:
                     totals.latency_nanos += nanos
                     totals.sketch.add(duration)
         except Exception as exc:
-            with self._lock:
-                self._dropped += 1
-            internal_error("adding a call to the in-process summary", exc)
+            self._drop(exc)
+
+    def _drop(self, exc: Exception) -> None:
+        with self._lock:
+            self._dropped += 1
+        internal_error("adding a call to the in-process summary", exc)
 
     def summary(
         self,

@@ -249,8 +249,9 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
         error_type,
         error_type is not None and "Timeout" in error_type,  # timed out
         call.stream,
-        format(context.trace_id, "032x") if valid else None,
-        format(context.span_id, "016x") if valid else None,
+        # printf-style: half the work of format() for these hex ids (benchmarks/RESULTS.md notes)
+        "%032x" % context.trace_id if valid else None,  # noqa: UP031
+        "%016x" % context.span_id if valid else None,  # noqa: UP031
     )
 
 
