@@ -22,12 +22,9 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import shutil
-from typing import TYPE_CHECKING
 
 from . import catalog
-
-if TYPE_CHECKING:
-    from .__main__ import Runner
+from .runner import Runner
 
 __all__ = ["PEERS", "SCENARIOS", "available", "measure"]
 
