@@ -10,7 +10,8 @@ from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client, sse, sse_reply
 from tokentrace import _guard
-from tokentrace.patches import _call, openai_sdk
+from tokentrace.calls.apis import ApiKind, read
+from tokentrace.patches import _call
 
 MESSAGES = [{"role": "user", "content": "hi"}]
 
@@ -28,7 +29,7 @@ def production_mode(monkeypatch: Any) -> None:
 def test_failure_reading_the_response_returns_the_users_result(
     instrumented: Telemetry, production_mode: None, monkeypatch: Any, caplog: Any
 ) -> None:
-    monkeypatch.setattr(openai_sdk, "response_info", boom)
+    monkeypatch.setitem(read.RESPONSE_READERS, ApiKind.CHAT, boom)
     client = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))
     first = client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
     second = client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
@@ -64,7 +65,7 @@ def test_failure_on_a_stream_chunk_keeps_the_stream_intact(
 
 def test_under_tests_internal_errors_surface(instrumented: Telemetry, monkeypatch: Any) -> None:
     monkeypatch.setenv("TOKENTRACE_RAISE_INTERNAL_ERRORS", "1")
-    monkeypatch.setattr(openai_sdk, "response_info", boom)
+    monkeypatch.setitem(read.RESPONSE_READERS, ApiKind.CHAT, boom)
     client = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))
     with pytest.raises(RuntimeError, match="simulated tokentrace bug"):
         client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)

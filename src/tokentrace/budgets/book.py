@@ -108,17 +108,14 @@ class BudgetBook:
         self._clock = clock
         self._lock = threading.Lock()
         self._tallies: tuple[_Tally, ...] = ()
+        self.empty = True
+        """No budget at all: what every call reads first (a plain attribute, kept with the tallies)."""
         for budget in budgets:
             self.add(budget)
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
         return tuple(tally.budget for tally in self._tallies)
-
-    @property
-    def empty(self) -> bool:
-        """No budget at all: the check every call makes first, without building a tuple."""
-        return not self._tallies
 
     def add(self, budget: Budget) -> None:
         """Add a budget, starting from zero spend (see `preload`). Names must be unique."""
@@ -129,6 +126,7 @@ class BudgetBook:
                 raise ValueError(f"a budget named {budget.name!r} is already in the book")
             # Replaced, not appended in place, so check() can read the tuple before taking the lock.
             self._tallies = (*self._tallies, _Tally(budget))
+            self.empty = False
 
     def remove(self, budget: Budget) -> None:
         with self._lock:
@@ -136,6 +134,7 @@ class BudgetBook:
             if len(kept) == len(self._tallies):
                 raise ValueError(f"budget {budget.name!r} is not in the book")
             self._tallies = kept
+            self.empty = not kept
 
     def check(
         self,

@@ -84,7 +84,12 @@ class CallSite:
         recorder = self.recorder
         model = model_name(body.get("model"))
         path = current_path()
-        gate = budget_gate(recorder.budgets, recorder.prices, endpoint.provider, model, path, body)
+        budgets = recorder.budgets
+        gate = (
+            None
+            if budgets.empty
+            else budget_gate(budgets, recorder.prices, endpoint.provider, model, path, body)
+        )
         new_body = None
         if gate is not None and gate.downgraded_from is not None:
             new_body = body = {**body, "model": gate.model}

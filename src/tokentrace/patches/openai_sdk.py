@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..calls import content
 from ..calls.apis import api_kind_for_path
-from ..calls.apis.read import response_info
+from ..calls.apis.read import RESPONSE_READERS, response_info
 from ..calls.apis.stream import StreamAccumulator
 from ..calls.providers import Endpoint, endpoint_for
 from ._call import Call, CallSite, Wrapper, make_wrappers, secret_values
@@ -100,7 +100,7 @@ def make_wrappers_for(recorder: Recorder, stream_classes: tuple[type, type]) -> 
                 **(record.content_attributes or {}),
                 **content.output_attributes(call.api, result),
             }
-        recorder.end(record, response_info(call.api, result))
+        recorder.end(record, RESPONSE_READERS[call.api](result))
         return result
 
     site = CallSite(recorder, "an openai call", finish, secrets=_client_secrets, hideable=True)

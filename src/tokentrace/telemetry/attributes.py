@@ -1,8 +1,4 @@
-"""A finished call's span attributes: what its response said, and why it failed.
-
-Span attributes and the low-cardinality metric attributes are filled in one pass; only the
-response model and OpenAI's service tier go on metrics too.
-"""
+"""A failed call's span: its ``error.type``, HTTP status and a status description without secrets."""
 
 from __future__ import annotations
 
@@ -13,48 +9,9 @@ from opentelemetry.trace import Status, StatusCode
 from .. import names
 
 if TYPE_CHECKING:
-    from ..calls.records import LLMCall, ResponseInfo
+    from ..calls.records import LLMCall
 
-__all__ = ["add_error", "add_response_attributes"]
-
-
-def add_response_attributes(
-    attributes: dict[str, Any],
-    metric_attributes: dict[str, Any],
-    response: ResponseInfo,
-    openai_api: bool,
-    cache_write_attribute: str,
-) -> None:
-    """Model, id, finish reasons, OpenAI's own fields and the usage counts of a response."""
-    if response.model:
-        attributes[names.GEN_AI_RESPONSE_MODEL] = metric_attributes[names.GEN_AI_RESPONSE_MODEL] = (
-            response.model
-        )
-    if response.id:
-        attributes[names.GEN_AI_RESPONSE_ID] = response.id
-    if response.finish_reasons:
-        attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = [r or "" for r in response.finish_reasons]
-    if openai_api:  # the openai.* attributes belong to OpenAI's own API only
-        if response.service_tier:
-            attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = metric_attributes[
-                names.OPENAI_RESPONSE_SERVICE_TIER
-            ] = response.service_tier
-        if response.system_fingerprint:
-            attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
-    usage = response.usage
-    if usage is not None:
-        if usage.input_tokens is not None:
-            attributes[names.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
-        if usage.output_tokens is not None:
-            attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-        # Cache and reasoning counts only when there are some: most providers send zeros for
-        # every call, and the span says nothing new with them (the ledger keeps them).
-        if usage.cache_read_tokens:
-            attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
-        if usage.cache_write_tokens:
-            attributes[cache_write_attribute] = usage.cache_write_tokens
-        if usage.reasoning_tokens:
-            attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
+__all__ = ["add_error"]
 
 
 def add_error(

@@ -1,5 +1,7 @@
 """Cost as telemetry: its attributes on the span, and the cost counter, histogram and unknown counter.
 
+One call per finished call (``CostMetrics.record``) does both, before the span ends.
+
 Money stays ``Decimal`` until this boundary, where it becomes a float.
 """
 
@@ -15,44 +17,18 @@ from opentelemetry.metrics import CallbackOptions, Meter, Observation
 from .. import names
 from ..pricing import Cost
 
-__all__ = ["CostMetrics", "add_cost_attributes"]
+__all__ = ["CostMetrics"]
 
 _TOTALS: weakref.WeakKeyDictionary[Meter, dict[tuple[Any, ...], float]] = weakref.WeakKeyDictionary()
 _TOTALS_LOCK = threading.Lock()
-
-
-def add_cost_attributes(
-    attributes: dict[str, Any], cost: Cost | None, reason: str | None, breakdown: bool
-) -> None:
-    """The span attributes of a call's cost, or of why it is unknown."""
-    if cost is None:
-        if reason == names.UNKNOWN_UNPRICED:
-            attributes[names.COST_UNPRICED] = True
-        attributes[names.COST_UNKNOWN_REASON] = reason
-        return
-    attributes[names.GEN_AI_USAGE_COST_AMOUNT] = float(cost.amount)
-    attributes[names.GEN_AI_USAGE_COST_CURRENCY] = names.CURRENCY_USD
-    attributes[names.GEN_AI_USAGE_COST_SOURCE] = cost.source
-    if cost.entry:
-        attributes[names.PRICE_ENTRY] = cost.entry
-    if cost.date:
-        attributes[names.PRICE_DATE] = cost.date
-    if breakdown:
-        attributes[names.COST_INPUT] = float(cost.input)
-        attributes[names.COST_OUTPUT] = float(cost.output)
-        if cost.cache_read:
-            attributes[names.COST_CACHE_READ] = float(cost.cache_read)
-        if cost.cache_write:
-            attributes[names.COST_CACHE_WRITE] = float(cost.cache_write)
-        if cost.reasoning:
-            attributes[names.COST_REASONING] = float(cost.reasoning)
 
 
 class CostMetrics:
     """The cost counter (totals by source and the call's metric attributes), the opt-in per-call
     histogram, and the counter of calls whose cost is unknown, by reason."""
 
-    def __init__(self, meter: Meter, histogram: bool = False) -> None:
+    def __init__(self, meter: Meter, breakdown: bool = False, histogram: bool = False) -> None:
+        self._breakdown = breakdown
         # The running totals are kept here and reported when metrics are collected: one dict
         # update per call instead of an SDK measurement. They live as long as the meter, so
         # instrumenting again never makes a total go backwards.
@@ -83,14 +59,32 @@ class CostMetrics:
             description="Calls whose cost is unknown, by reason.",
         )
 
-    def record(self, cost: Cost | None, reason: str | None, metric_attributes: dict[str, Any]) -> None:
-        """Count a finished call's cost, or that it is unknown."""
+    def record(
+        self,
+        attributes: dict[str, Any],
+        metric_attributes: dict[str, Any],
+        cost: Cost | None,
+        reason: str | None,
+    ) -> None:
+        """A finished call's cost on its span (``attributes``) and in the metrics, or why it is unknown."""
         if cost is None:
+            if reason == names.UNKNOWN_UNPRICED:
+                attributes[names.COST_UNPRICED] = True
+            attributes[names.COST_UNKNOWN_REASON] = reason
             if reason is not None:
                 self._unknown.add(1, {**metric_attributes, names.COST_UNKNOWN_REASON: reason})
             return
         amount = float(cost.amount)
         source = cost.source
+        attributes[names.GEN_AI_USAGE_COST_AMOUNT] = amount
+        attributes[names.GEN_AI_USAGE_COST_CURRENCY] = names.CURRENCY_USD
+        attributes[names.GEN_AI_USAGE_COST_SOURCE] = source
+        if cost.entry:
+            attributes[names.PRICE_ENTRY] = cost.entry
+        if cost.date:
+            attributes[names.PRICE_DATE] = cost.date
+        if self._breakdown:
+            _add_breakdown(attributes, cost)
         # The metrics' unit is USD, so the currency is no attribute there. A total's key is the
         # source and the call's metric attributes (as pairs), turned into attributes at collection.
         key = (source, *metric_attributes.items())
@@ -104,3 +98,14 @@ class CostMetrics:
             totals = list(self._totals.items())
         source = names.GEN_AI_USAGE_COST_SOURCE
         return [Observation(total, {**dict(key[1:]), source: key[0]}) for key, total in totals]
+
+
+def _add_breakdown(attributes: dict[str, Any], cost: Cost) -> None:
+    attributes[names.COST_INPUT] = float(cost.input)
+    attributes[names.COST_OUTPUT] = float(cost.output)
+    if cost.cache_read:
+        attributes[names.COST_CACHE_READ] = float(cost.cache_read)
+    if cost.cache_write:
+        attributes[names.COST_CACHE_WRITE] = float(cost.cache_write)
+    if cost.reasoning:
+        attributes[names.COST_REASONING] = float(cost.reasoning)

@@ -27,9 +27,9 @@ from ..config import Settings
 from ..pricing import PriceBook
 from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
-from .attributes import add_error, add_response_attributes
+from .attributes import add_error
 from .budget_metrics import add_budget_events, register_budget_metrics
-from .cost_metrics import CostMetrics, add_cost_attributes
+from .cost_metrics import CostMetrics
 from .instruments import make_instruments
 
 __all__ = ["LLMCall", "Recorder"]  # LLMCall: calls.records, re-exported for the patches
@@ -60,8 +60,7 @@ class Recorder:
         self.prices = prices
         self.budgets = budgets
         self._pricer = CallPricer(prices)
-        self._breakdown = settings.cost_breakdown
-        self._costs = CostMetrics(meter, settings.cost_histogram)
+        self._costs = CostMetrics(meter, settings.cost_breakdown, settings.cost_histogram)
         register_budget_metrics(meter, budgets)
         self.sinks: list[Sink] = []
         """Called in order with the ``CallRecord`` of every finished call: the in-process summary,
@@ -151,11 +150,36 @@ class Recorder:
             metric_attributes[names.GEN_AI_REQUEST_MODEL] = call.request_model
         attributes: dict[str, Any] = {}
         usage = None
-        if response is not None:
+        if response is not None:  # only the response model and OpenAI's service tier go on metrics
+            if response.model:
+                attributes[names.GEN_AI_RESPONSE_MODEL] = metric_attributes[names.GEN_AI_RESPONSE_MODEL] = (
+                    response.model
+                )
+            if response.id:
+                attributes[names.GEN_AI_RESPONSE_ID] = response.id
+            if response.finish_reasons:
+                attributes[names.GEN_AI_RESPONSE_FINISH_REASONS] = [r or "" for r in response.finish_reasons]
+            if call.openai_api:  # the openai.* attributes belong to OpenAI's own API only
+                if response.service_tier:
+                    attributes[names.OPENAI_RESPONSE_SERVICE_TIER] = metric_attributes[
+                        names.OPENAI_RESPONSE_SERVICE_TIER
+                    ] = response.service_tier
+                if response.system_fingerprint:
+                    attributes[names.OPENAI_RESPONSE_SYSTEM_FINGERPRINT] = response.system_fingerprint
             usage = response.usage
-            add_response_attributes(
-                attributes, metric_attributes, response, call.openai_api, self._cache_write_attribute
-            )
+            if usage is not None:
+                if usage.input_tokens is not None:
+                    attributes[names.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+                if usage.output_tokens is not None:
+                    attributes[names.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+                # Cache and reasoning counts only when there are some: most providers send zeros for
+                # every call, and the span says nothing new with them (the ledger keeps them).
+                if usage.cache_read_tokens:
+                    attributes[names.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = usage.cache_read_tokens
+                if usage.cache_write_tokens:
+                    attributes[self._cache_write_attribute] = usage.cache_write_tokens
+                if usage.reasoning_tokens:
+                    attributes[names.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS] = usage.reasoning_tokens
         if call.time_to_first_chunk is not None:
             attributes[names.GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = call.time_to_first_chunk
         if call.stream_end is not None:
@@ -179,7 +203,7 @@ class Recorder:
             )
             call.cost = cost
             call.cost_unknown_reason = reason
-            add_cost_attributes(attributes, cost, reason, self._breakdown)
+            self._costs.record(attributes, metric_attributes, cost, reason)
         span = call.span
         span.set_attributes(attributes)
         span.end()
@@ -187,8 +211,6 @@ class Recorder:
         self._instruments.record(
             call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
         )
-        if not refused:
-            self._costs.record(call.cost, call.cost_unknown_reason, metric_attributes)
         record = _call_record(call, usage)
         if gate is not None or not self.budgets.empty:
             _charge_budgets(self.budgets, gate, record)
