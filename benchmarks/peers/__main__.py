@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reinstall", action="store_true", help="recreate every venv")
     parser.add_argument("--no-profile", action="store_true", help="skip the tokentrace hot-path profile")
     parser.add_argument(
-        "--no-instructions", action="store_true", help="skip the callgrind instruction counts (about 12 min)"
+        "--no-instructions", action="store_true", help="skip the callgrind instruction counts (about 16 min)"
     )
     parser.add_argument(
         "--instructions-only",

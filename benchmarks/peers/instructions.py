@@ -2,15 +2,23 @@
 
 CPU time on a shared machine moves with other tenants' load, by tens of percent on a bad day;
 the number of instructions a call executes does not. For each peer and mock-transport scenario a
-worker runs twice under ``valgrind --tool=callgrind`` (``count`` mode: 10 warm-up calls, then
-``SHORT`` or ``LONG`` calls); the difference of the two totals over ``LONG - SHORT`` calls is the
-instructions per call, start-up and warm-up cancelling out. A peer's added instructions are its
-count minus its baseline's; the report converts them to µs at the baseline's own rate (its CPU µs
-per call over its instructions per call, from the timed rounds of the same run).
+worker runs twice under ``valgrind --tool=callgrind`` (``count`` mode: a few warm-up calls, then
+a short and a long run of calls); the difference of the two totals over the difference in calls
+is the instructions per call, start-up and warm-up cancelling out. A peer's added instructions
+are its count minus its baseline's; the report converts them to µs at the baseline's own rate
+(its CPU µs per call over its instructions per call, from the timed rounds of the same run).
+
+The stream is counted at two sizes, ``STREAM_CHUNKS`` and ``LONG_STREAM_CHUNKS``: the difference
+per call over the difference in chunks is what one chunk costs (the SDK's own in the baseline's
+row, and each peer's beyond it), apart from what a stream costs once per call. A long stream
+executes some 200 million instructions, so it runs fewer calls. The plain ``requests`` call is
+counted for the peers that run it (the baseline and tokentrace: the others see nothing there).
 
 Every counted process runs with ``PYTHONHASHSEED=0``: string hashing is then the same in every
 process, and so is the work the interpreter does around dicts (without it a count moved by up to
-±7 % between two runs of the same code).
+±7 % between two runs of the same code). Two runs of the same code then agree to 0.01 %, but a
+change in what a process allocates first moves its per-call counts by up to about 1.5 % (the
+README has the figures): a per-chunk difference between two peers is that uncertain too.
 
 Instructions are not time (a cache miss costs more than an add), but the peers here run the same
 interpreter on the same kind of work, so the ratios track CPU time closely and do not drift.
@@ -22,15 +30,50 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import shutil
+from dataclasses import dataclass
+from typing import Any
 
 from . import catalog
+from .payloads import STREAM_CHUNKS
 from .runner import Runner
 
-__all__ = ["PEERS", "SCENARIOS", "available", "measure"]
+__all__ = [
+    "LONG_STREAM",
+    "LONG_STREAM_CHUNKS",
+    "PEERS",
+    "SCENARIOS",
+    "available",
+    "measure",
+    "per_chunk",
+]
 
 PEERS = ("baseline", "floor", "tokentrace", "official")
-SCENARIOS = ("chat", "achat", "stream", "embed")
-SHORT, LONG = 10, 110
+LONG_STREAM = "stream-long"
+"""The key of the long stream's counts, next to the scenarios' keys."""
+LONG_STREAM_CHUNKS = 250
+
+
+@dataclass(frozen=True)
+class _Count:
+    """One counted scenario: the worker's ``count`` config and the (short, long) numbers of calls."""
+
+    key: str
+    config: dict[str, Any]
+    calls: tuple[int, int]
+    warmup: int = 10
+    plain_http: bool = False
+
+
+COUNTS = (
+    _Count("chat", {"scenario": "chat"}, (10, 110)),
+    _Count("achat", {"scenario": "achat"}, (10, 110)),
+    _Count("stream", {"scenario": "stream"}, (10, 110)),
+    _Count("embed", {"scenario": "embed"}, (10, 110)),
+    _Count(LONG_STREAM, {"scenario": "stream", "chunks": LONG_STREAM_CHUNKS}, (2, 10), warmup=2),
+    # Only tokentrace records plain HTTP calls: counted for the peers that run that scenario.
+    _Count("requests", {"scenario": "requests", "plain_http": True}, (10, 110), plain_http=True),
+)
+SCENARIOS = tuple(c.key for c in COUNTS)
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
@@ -38,29 +81,44 @@ def available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def _count(runner: Runner, peer: catalog.Peer, scenario: str, calls: int) -> int | None:
-    label = f"instructions-{scenario}-{calls}"
+def _count(runner: Runner, peer: catalog.Peer, count: _Count, calls: int) -> int | None:
+    label = f"instructions-{count.key}-{calls}"
     # A fixed hash seed: with random string hashing, dict layouts (and the work of every import and
     # collision) differ from process to process, which moved a process's count by millions of
     # instructions, tens of thousands per call once divided; with it, a count repeats to 0.01 %.
     prefix = ("env", "PYTHONHASHSEED=0", "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null")
-    if runner.run(peer, "count", {"scenario": scenario, "calls": calls}, label, prefix) is None:
+    config = {**count.config, "calls": calls, "warmup": count.warmup}
+    if runner.run(peer, "count", config, label, prefix) is None:
         return None
     found = _COLLECTED.findall(runner.log_path(peer, label).read_text(errors="replace"))
     return int(found[-1]) if found else None
 
 
 def measure(runner: Runner, peers: list[catalog.Peer]) -> dict[str, dict[str, float | None]]:
-    """Instructions per call: ``{peer: {scenario: count or None}}``, two workers at a time."""
+    """Instructions per call: ``{peer: {scenario or LONG_STREAM: count or None}}``, two workers at a time."""
     wanted = [p for p in peers if p.key in PEERS]
-    jobs = [(p, s, n) for p in wanted for s in SCENARIOS for n in (SHORT, LONG)]
+    jobs = [(p, c, n) for p in wanted for c in COUNTS if p.plain_http or not c.plain_http for n in c.calls]
+    # The long streams first: they take longest, so the pool does not end waiting on one of them.
+    jobs.sort(key=lambda job: job[1].key != LONG_STREAM)
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        counts = dict(zip(jobs, pool.map(lambda job: _count(runner, *job), jobs), strict=True))
+        found = pool.map(lambda job: _count(runner, *job), jobs)
+        counts = {(p.key, c.key, n): total for (p, c, n), total in zip(jobs, found, strict=True)}
     result: dict[str, dict[str, float | None]] = {}
     for peer in wanted:
         per_call: dict[str, float | None] = {}
-        for scenario in SCENARIOS:
-            short, long = counts[(peer, scenario, SHORT)], counts[(peer, scenario, LONG)]
-            per_call[scenario] = None if short is None or long is None else (long - short) / (LONG - SHORT)
+        for count in COUNTS:
+            if count.plain_http and not peer.plain_http:
+                continue
+            few, many = count.calls
+            short, long = counts[(peer.key, count.key, few)], counts[(peer.key, count.key, many)]
+            per_call[count.key] = None if short is None or long is None else (long - short) / (many - few)
         result[peer.key] = per_call
     return result
+
+
+def per_chunk(counted: dict[str, float | None]) -> float | None:
+    """Instructions per stream chunk from one peer's counts (both stream sizes), or None."""
+    short, long = counted.get("stream"), counted.get(LONG_STREAM)
+    if short is None or long is None:
+        return None
+    return (long - short) / (LONG_STREAM_CHUNKS - STREAM_CHUNKS)

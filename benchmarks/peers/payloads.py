@@ -119,12 +119,12 @@ def _chunk(delta: dict[str, object] | None, finish: str | None, usage: object = 
     }
 
 
-def stream_events() -> list[bytes]:
-    """The SSE events of a ``STREAM_CHUNKS``-chunk stream, ``data: [DONE]`` last."""
-    contents = STREAM_CHUNKS - 3
-    chunks = [_chunk({"role": "assistant", "content": "", "refusal": None}, None)]
-    chunks += [_chunk({"content": f" word{i}"}, None) for i in range(contents)]
-    chunks.append(_chunk({}, "stop"))
+def stream_events(chunks: int = STREAM_CHUNKS) -> list[bytes]:
+    """The SSE events of a ``chunks``-chunk stream, ``data: [DONE]`` last."""
+    contents = chunks - 3
+    sent = [_chunk({"role": "assistant", "content": "", "refusal": None}, None)]
+    sent += [_chunk({"content": f" word{i}"}, None) for i in range(contents)]
+    sent.append(_chunk({}, "stop"))
     usage = {
         "prompt_tokens": 31,
         "completion_tokens": contents,
@@ -132,12 +132,12 @@ def stream_events() -> list[bytes]:
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
-    chunks.append(_chunk(None, None, usage))
-    return [b"data: " + _dumps(c) + b"\n\n" for c in chunks] + [b"data: [DONE]\n\n"]
+    sent.append(_chunk(None, None, usage))
+    return [b"data: " + _dumps(c) + b"\n\n" for c in sent] + [b"data: [DONE]\n\n"]
 
 
-def stream_response() -> bytes:
-    return b"".join(stream_events())
+def stream_response(chunks: int = STREAM_CHUNKS) -> bytes:
+    return b"".join(stream_events(chunks))
 
 
 def _vector() -> list[float]:

@@ -13,7 +13,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from . import catalog
+from . import catalog, instructions
+from .payloads import STREAM_CHUNKS
 
 __all__ = ["write"]
 
@@ -339,12 +340,16 @@ def _instructions(raw: dict[str, Any]) -> list[str]:
                 count = base.get(s.key)
                 cells.append("—" if count is None else f"{count / 1000:,.0f} k total")
                 continue
+            if s.plain_http and not peer.plain_http:
+                cells.append("sees nothing")
+                continue
             extra, per_us = added(peer.key, s.key), rate(s.key)
             if extra is None:
                 cells.append("—")
             else:
                 cells.append(f"+{extra / 1000:,.0f} k" + (f" (≈ {_us(extra * per_us)} µs)" if per_us else ""))
         lines.append(f"| {_label(peer, raw)} | " + " | ".join(cells) + " |")
+    lines += _per_chunk(raw, counted)
     if not all(k in counted for k in ("tokentrace", "official", "floor")):
         return lines
 
@@ -403,6 +408,46 @@ def _instructions(raw: dict[str, Any]) -> list[str]:
             f"| stream ≤ {_PER_CHUNK_US:g} µs per chunk beyond the floor's per-call cost | {detail} | {verdict} |"
         )
     return lines
+
+
+def _per_chunk(raw: dict[str, Any], counted: dict[str, dict[str, float | None]]) -> list[str]:
+    """What one stream chunk costs: the long stream's count against the 50-chunk one's."""
+    short, long = STREAM_CHUNKS, instructions.LONG_STREAM_CHUNKS
+    base = counted.get("baseline") or {}
+    sdk_chunk, sdk_long = instructions.per_chunk(base), base.get(instructions.LONG_STREAM)
+    if sdk_chunk is None or sdk_long is None:
+        return []
+    lines = [
+        "",
+        f"Streams chunk by chunk: each stream also counted at {long} chunks; the difference from the "
+        f"{short}-chunk stream, per call, over the {long - short} chunks between them is what one chunk "
+        "costs: the SDK's own in the baseline's row, beyond it in the others. A peer's per-chunk figure "
+        "against another's is uncertain by about 1 % of the SDK's own (the layout noise the README "
+        "describes).",
+        "",
+        f"| peer | {long}-chunk stream | per chunk |",
+        "|---|---|---|",
+        f"| {_label(catalog.peer('baseline'), raw)}: the SDK itself | {sdk_long / 1000:,.0f} k total | "
+        f"{sdk_chunk / 1000:,.1f} k |",
+    ]
+    for peer in _peers(raw):
+        mine = counted.get(peer.key)
+        if peer.key == "baseline" or mine is None:
+            continue
+        chunk, whole = instructions.per_chunk(mine), mine.get(instructions.LONG_STREAM)
+        if chunk is None or whole is None:
+            lines.append(f"| {_label(peer, raw)} | — | — |")
+            continue
+        lines.append(
+            f"| {_label(peer, raw)} | {_signed_k(whole - sdk_long, 0)} | {_signed_k(chunk - sdk_chunk, 1)} |"
+        )
+    return lines
+
+
+def _signed_k(value: float, digits: int) -> str:
+    """Thousands of instructions, signed, with a real minus sign."""
+    text = f"{abs(value) / 1000:,.{digits}f} k"
+    return f"{MINUS}{text}" if round(value / 1000, digits) < 0 else f"+{text}"
 
 
 def _versions(raw: dict[str, Any]) -> list[str]:
@@ -586,7 +631,8 @@ def write(raw: dict[str, Any], path: Path) -> None:
         "## Added instructions per call — mock transport (callgrind; unmoved by other tenants' load)",
         "",
         "Instructions each call executes, counted by valgrind (`peers/instructions.py`): the difference "
-        "between two runs of 10 and 110 calls, over 100; added is the peer's count minus the baseline's, and "
+        "between two runs of 10 and 110 calls, over 100 (2 and 10 calls of the 250-chunk stream, over 8); "
+        "added is the peer's count minus the baseline's, and "
         "≈ µs converts it at the baseline's own CPU µs per instruction in this run. Instrumentation code "
         "runs fewer instructions per µs than the SDK's own work, so ≈ µs is a lower bound: read the ratios. "
         "Only the peers the targets compare are counted.",

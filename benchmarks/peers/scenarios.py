@@ -109,9 +109,12 @@ def _check_embedding(result: Any) -> None:
         raise AssertionError(f"unexpected embedding length {len(result.data[0].embedding)}")
 
 
-def _check_stream(count: Any) -> None:
-    if count != payloads.STREAM_CHUNKS:
-        raise AssertionError(f"stream yielded {count} chunks, expected {payloads.STREAM_CHUNKS}")
+def _stream_check(chunks: int) -> Callable[[Any], None]:
+    def check(count: Any) -> None:
+        if count != chunks:
+            raise AssertionError(f"stream yielded {count} chunks, expected {chunks}")
+
+    return check
 
 
 def _embedding_body() -> Callable[[Any], bytes]:
@@ -154,11 +157,15 @@ def build(
     floor: Any,
     servers: dict[str, str] | None,
     plain_http: bool,
+    stream_chunks: int = payloads.STREAM_CHUNKS,
 ) -> list[Scenario]:
-    """The scenarios of one transport, wrapped by the hand-written floor when ``floor`` is given."""
+    """The scenarios of one transport, wrapped by the hand-written floor when ``floor`` is given.
+
+    ``stream_chunks`` sizes the mock transport's stream (the loopback server's is fixed).
+    """
     if transport == "mock":
         chat, achat = _mock_clients(openai_major, payloads.chat_response(), _JSON)
-        stream, _ = _mock_clients(openai_major, payloads.stream_response(), _SSE)
+        stream, _ = _mock_clients(openai_major, payloads.stream_response(stream_chunks), _SSE)
         embed, _ = _mock_clients(openai_major, _embedding_body(), _JSON)
         prime: Callable[[int], None] = lambda n: None  # noqa: E731
         chat_url = _MOCK_BASE_URL + "/chat/completions"
@@ -169,6 +176,7 @@ def build(
         stream, _ = _loopback_clients(servers["streams"])
         control = _Control(servers["control"])
         prime = lambda n: control.post(f"/prime?n={n}")  # noqa: E731
+        stream_chunks = payloads.STREAM_CHUNKS
         chat_url = servers["general"] + "/chat/completions"
 
     chat_create, achat_create = chat.chat.completions.create, achat.chat.completions.create
@@ -210,7 +218,7 @@ def build(
     scenarios = [
         Scenario("chat", chat_once, check=_check_chat),
         Scenario("achat", achat_once, is_async=True, check=_check_chat),
-        Scenario("stream", stream_once, prepare=prime, check=_check_stream),
+        Scenario("stream", stream_once, prepare=prime, check=_stream_check(stream_chunks)),
         Scenario("embed", embed_once, check=_check_embedding),
     ]
     if plain_http:

@@ -10,9 +10,11 @@ Modes:
 * ``memory``: RSS after a warm-up and then every ``memory_step`` calls up to ``memory_calls``
   (sync chat, mock transport).
 * ``versions``: the installed versions of the listed distributions.
-* ``count``: make 10 warm-up calls and then ``calls`` calls of one mock-transport ``scenario``,
-  untimed: the harness runs it under callgrind twice with different ``calls`` and divides the
-  difference in executed instructions (``peers/instructions.py``).
+* ``count``: make ``warmup`` (10) warm-up calls and then ``calls`` calls of one mock-transport
+  ``scenario`` (a stream of ``chunks`` chunks, 50 by default; the plain ``requests`` call with
+  ``plain_http``), untimed: the harness runs it under
+  callgrind twice with different ``calls`` and divides the difference in executed instructions
+  (``peers/instructions.py``).
 
 Results are JSON, written to ``--out`` (one object) or, in ``serve`` mode, as lines on the pipe
 ``--result-fd``: peers may print to stdout/stderr, so neither is used.
@@ -187,22 +189,24 @@ def startup(peer: str) -> dict[str, Any]:
 
 
 def count(peer: str, config: dict[str, Any]) -> dict[str, Any]:
-    from . import adapters, scenarios
+    from . import adapters, payloads, scenarios
 
     providers = adapters.Providers()
     try:
         floor = adapters.instrument(peer, providers, _workdir(peer))
     except adapters.Skipped as skipped:
         return {"skipped": str(skipped)}
-    (scenario,) = [
-        s for s in scenarios.build("mock", _openai_major(), floor, None, False) if s.key == config["scenario"]
-    ]
+    chunks = config.get("chunks", payloads.STREAM_CHUNKS)
+    plain_http = config.get("plain_http", False)
+    built = scenarios.build("mock", _openai_major(), floor, None, plain_http, stream_chunks=chunks)
+    (scenario,) = [s for s in built if s.key == config["scenario"]]
     once = scenario.once
     if scenario.is_async:
         loop = asyncio.new_event_loop()
         call = once
         once = lambda: loop.run_until_complete(call())  # noqa: E731
-    for _ in range(10):
+    scenario.check(once())
+    for _ in range(config.get("warmup", 10) - 1):
         once()
     for _ in range(config["calls"]):
         once()
