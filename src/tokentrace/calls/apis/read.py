@@ -6,13 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from ..records import ResponseInfo
-from . import ApiKind, chat, embeddings, messages, responses
+from . import ApiKind, chat, completions, embeddings, messages, responses
 
 __all__ = ["RESPONSE_READERS", "response_info"]
 
 RESPONSE_READERS: dict[ApiKind, Callable[[Any], ResponseInfo]] = {
     ApiKind.CHAT: chat.response_info,
-    ApiKind.COMPLETIONS: chat.response_info,
+    ApiKind.COMPLETIONS: completions.response_info,
     ApiKind.EMBEDDINGS: embeddings.response_info,
     ApiKind.RESPONSES: responses.response_info,
     ApiKind.MESSAGES: messages.response_info,

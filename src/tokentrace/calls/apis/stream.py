@@ -11,14 +11,14 @@ from types import MethodType
 from typing import Any
 
 from ..records import ResponseInfo
-from . import ApiKind, chat, messages, responses
+from . import ApiKind, chat, completions, messages, responses
 
 __all__ = ["StreamAccumulator"]
 
 _READERS: dict[ApiKind, Callable[[StreamAccumulator, Any], bool]] = {
     ApiKind.CHAT: chat.read_chunk,
-    ApiKind.COMPLETIONS: chat.read_chunk,
-    ApiKind.EMBEDDINGS: chat.read_chunk,
+    ApiKind.COMPLETIONS: completions.read_chunk,
+    ApiKind.EMBEDDINGS: chat.read_chunk,  # embeddings do not stream; a stray stream reads as chat
     ApiKind.RESPONSES: responses.read_event,
     ApiKind.MESSAGES: messages.read_event,
 }
