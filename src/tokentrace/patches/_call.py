@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..calls.records import LLMCall, ResponseInfo
     from ..telemetry.recorder import Recorder
 
-__all__ = ["Call", "CallSite", "make_wrappers", "secret_values"]
+__all__ = ["Call", "CallSite", "make_wrappers"]
 
 Wrapped = Callable[..., Any]
 Args = tuple[Any, ...]
@@ -48,8 +48,9 @@ class CallSite:
     """What every call through one patch shares, fixed when ``instrument()`` built the patch.
 
     ``finish(call, result)`` reads a result and returns what the caller gets (the result, or a
-    proxy of a stream). ``secrets(source)`` names the credentials a failed call's error text must
-    lose; ``source`` is what the patch put on the call (the client, the request). ``hideable``
+    proxy of a stream). ``secrets(source, error)`` names the credentials a failed call's error
+    text must lose (``_secrets``); ``source`` is what the patch put on the call (the client, the
+    request). It runs on failures only. ``hideable``
     says whether a usage chunk tokentrace asked for can be hidden from the caller (SDK objects)
     or not (bytes the caller reads itself), which decides the ``auto`` stream usage policy.
     """
@@ -62,7 +63,7 @@ class CallSite:
         name: str,
         finish: Finish,
         *,
-        secrets: Callable[[Any], tuple[str, ...]] | None = None,
+        secrets: Callable[[Any, BaseException | None], tuple[str, ...]] | None = None,
         hideable: bool = False,
     ) -> None:
         settings = recorder.settings
@@ -158,7 +159,7 @@ class Call:
         site.recorder.deactivate(self._tokens)
         if error is not None:
             if site.secrets is not None:
-                self.record.secrets = site.secrets(self.source)
+                self.record.secrets = site.secrets(self.source, error)
             self.end(None, error)
 
     def done(self, result: Any) -> Any:
@@ -211,30 +212,3 @@ def _not_started(name: str, exc: Exception) -> Call | None:
     """A failure of tokentrace's own ``start``: reported, and the call goes out unrecorded."""
     internal_error(f"starting {name}", exc)
     return None
-
-
-def _secret_name(name: object) -> bool:
-    lowered = str(name).lower()
-    return any(part in lowered for part in ("auth", "key", "token", "secret"))
-
-
-def secret_values(headers: Any, query: Any = None, *more: object) -> tuple[str, ...]:
-    """The credentials among a request's headers (auth-like names), its query values and ``more``.
-
-    A header ``Bearer sk-…`` yields both the whole value and the token. Called on failures only,
-    while the caller's exception is on its way: it never raises.
-    """
-    try:
-        found: list[object] = list(more)
-        if isinstance(headers, Mapping) or hasattr(headers, "items"):
-            for key, value in headers.items():
-                if _secret_name(key) and isinstance(value, str):
-                    found.append(value)
-                    found.append(value.rsplit(" ", 1)[-1])
-        if isinstance(query, Mapping):
-            found += list(query.values())
-        elif query:
-            found += [value for _, value in query]
-        return tuple(v for v in found if isinstance(v, str))
-    except Exception:
-        return ()

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 from .. import names
 from ..calls.apis import PathTable
 from ..calls.providers import endpoint_for
 from ..tracking import in_recorded_call
-from ._call import Call, CallSite, secret_values
+from ._call import Call, CallSite
 from .http_bodies import BodyObserver
 
-__all__ = ["finish_read_body", "http_call", "observer_for", "request_secrets"]
+__all__ = ["finish_read_body", "http_call", "observer_for"]
 
 
 def _json_body(body: Any) -> dict[str, Any] | None:
@@ -55,15 +54,6 @@ def http_call(site: CallSite, table: PathTable, method: str, url: str, body: Any
     if payload is None:
         return None
     return site.start(kind, endpoint_for(_origin(url)), payload)
-
-
-def request_secrets(request: Any) -> tuple[str, ...]:
-    """A request's credentials: auth-like headers and the values of its URL's query."""
-    try:
-        query = parse_qsl(urlsplit(str(request.url)).query)
-    except Exception:
-        query = []
-    return secret_values(request.headers, query)
 
 
 def observer_for(call: Call, headers: Any, decoded: bool) -> BodyObserver:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from ..calls.apis import PathTable
 from ..tracking import in_recorded_call
 from ._call import Call, CallSite, Wrapper, make_wrappers
-from ._http import finish_read_body, http_call, request_secrets
+from ._http import finish_read_body, http_call
+from ._secrets import request_secrets
 from .http_bodies import observe_response
 
 if TYPE_CHECKING:

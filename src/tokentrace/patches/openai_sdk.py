@@ -20,7 +20,8 @@ from ..calls.apis import api_kind_for_path
 from ..calls.apis.read import RESPONSE_READERS, response_info
 from ..calls.apis.stream import StreamAccumulator
 from ..calls.providers import Endpoint, endpoint_for
-from ._call import Call, CallSite, Wrapper, make_wrappers, secret_values
+from ._call import Call, CallSite, Wrapper, make_wrappers
+from ._secrets import client_secrets
 from .sdk_streams import AsyncStreamProxy, StreamState, SyncStreamProxy
 
 if TYPE_CHECKING:
@@ -36,15 +37,6 @@ TARGETS: tuple[tuple[str, str], ...] = (
 
 _ENDPOINT_ATTR = "_tokentrace_endpoint"
 _RAW_RESPONSE_HEADER = "X-Stainless-Raw-Response"
-
-
-def _client_secrets(client: Any) -> tuple[str, ...]:
-    """The credentials a client sends: its API key, its auth-like headers, its query values."""
-    return secret_values(
-        getattr(client, "_custom_headers", None),
-        getattr(client, "_custom_query", None),
-        getattr(client, "api_key", None),
-    )
 
 
 def _endpoint(client: Any) -> Endpoint:
@@ -103,7 +95,7 @@ def make_wrappers_for(recorder: Recorder, stream_classes: tuple[type, type]) -> 
         recorder.end(record, RESPONSE_READERS[call.api](result))
         return result
 
-    site = CallSite(recorder, "an openai call", finish, secrets=_client_secrets, hideable=True)
+    site = CallSite(recorder, "an openai call", finish, secrets=client_secrets, hideable=True)
     return make_wrappers(start, "an openai call")
 
 

@@ -16,7 +16,8 @@ import wrapt
 from .. import names
 from ..calls.apis import PathTable
 from ._call import Call, CallSite, Wrapper, make_wrappers
-from ._http import finish_read_body, http_call, observer_for, request_secrets
+from ._http import finish_read_body, http_call, observer_for
+from ._secrets import request_secrets
 from .http_bodies import BodyObserver, observe_chunks
 
 if TYPE_CHECKING:
