@@ -14,6 +14,7 @@ import tokentrace
 from tests.conftest import Telemetry
 from tests.sdk import payloads
 from tests.sdk.mock_transport import Recorder, json_reply, make_client
+from tokentrace.activation import instrumentation
 from tokentrace.config import Settings, SettingsError
 
 MESSAGES = [{"role": "user", "content": "hi"}]
@@ -186,3 +187,64 @@ def test_both_switches_are_one(telemetry: Telemetry) -> None:
         assert SyncAPIClient.request is original
     finally:
         tokentrace.uninstrument()
+
+
+# A setting given the wrong thing fails at instrument(), with one line that names it: never
+# Python's own "invalid literal for int()", never a truthy string taken as True.
+BAD_ARGUMENTS = [
+    ("capture_content", 1),
+    ("capture_content", ["no"]),
+    ("latest_semconv", 1),
+    ("http", 0),
+    ("cost_breakdown", 2),
+    ("cost_histogram", "sometimes"),
+    ("stream_usage", 5),
+    ("stream_usage_hosts", 5),
+    ("tracking_ids", [1, 2]),
+    ("max_tracking_ids", True),
+    ("max_tracking_ids", -1),
+    ("max_tracking_ids", 2.5),
+    ("max_tracking_ids", "abc"),
+    ("prices", 5),
+    ("http_endpoints", ["/v1/generate"]),
+    ("http_endpoints", {"/v1/generate": "chatty"}),
+    ("budgets", [1]),
+    ("budgets", "month"),
+    ("ledger", 1),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), BAD_ARGUMENTS)
+def test_a_bad_argument_names_itself(instrument: Any, name: str, value: Any) -> None:
+    with pytest.raises(SettingsError) as raised:
+        instrument(**{name: value})
+    message = str(raised.value)
+    assert message.startswith(f"instrument({name}=...): ")
+    assert "\n" not in message
+    assert not instrumentation().active  # nothing was switched on
+
+
+BAD_ENVIRONMENT = [
+    ("TOKENTRACE_MAX_TRACKING_IDS", "abc"),
+    ("TOKENTRACE_MAX_TRACKING_IDS", "-3"),
+    ("TOKENTRACE_MAX_TRACKING_IDS", "1e3"),
+    ("TOKENTRACE_HTTP", "perhaps"),
+    ("TOKENTRACE_COST_BREAKDOWN", "2"),
+    ("TOKENTRACE_COST_HISTOGRAM", "yes please"),
+    ("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "enabled"),
+    ("TOKENTRACE_STREAM_USAGE", "sometimes"),
+    ("TOKENTRACE_HTTP_ENDPOINTS", "/v1/generate"),
+]
+
+
+@pytest.mark.parametrize(("variable", "raw"), BAD_ENVIRONMENT)
+def test_a_bad_environment_variable_names_itself(
+    instrument: Any, monkeypatch: pytest.MonkeyPatch, variable: str, raw: str
+) -> None:
+    monkeypatch.setenv(variable, raw)
+    with pytest.raises(SettingsError) as raised:
+        instrument()
+    message = str(raised.value)
+    assert message.startswith(f"environment variable {variable}: expected ")
+    assert repr(raw) in message and "\n" not in message
+    assert "invalid literal" not in message

@@ -62,9 +62,12 @@ def _parse_policy(raw: str) -> str:
 
 
 def _parse_count(raw: str) -> int:
-    value = int(raw)
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        value = -1
     if value < 0:
-        raise ValueError(f"expected a count of zero or more, got {raw!r}")
+        raise ValueError(f"expected a whole number of zero or more, got {raw!r}")
     return value
 
 
@@ -176,31 +179,87 @@ class Settings:
 
 
 def _coerce(spec: _Field, value: Any) -> Any:
-    """Accept the natural Python type for an argument, or the same text the env var takes."""
-    if isinstance(value, str) and spec.parse is not str:
-        try:
+    """Accept the natural Python type for an argument, or the same text the env var takes.
+
+    Anything else is a ``SettingsError`` naming the argument: ``capture_content="no"`` means no,
+    but ``capture_content=0`` or ``max_tracking_ids=True`` is refused rather than guessed at.
+    """
+    try:
+        if isinstance(value, str) and spec.parse is not str:
             return spec.parse(value)
-        except ValueError as exc:
-            raise SettingsError(f"instrument({spec.name}=...): {exc}") from None
-    if spec.name in ("stream_usage_hosts", "tracking_ids") and isinstance(value, Iterable):
-        return tuple(str(v) for v in value)
-    if spec.name == "ledger" and not isinstance(value, (str, bool)):
-        return str(value)  # a pathlib.Path
-    if spec.name == "budgets":
-        return tuple(value) if isinstance(value, Iterable) else (value,)
-    if spec.name == "http_endpoints" and isinstance(value, Mapping):
-        bad = {k: v for k, v in value.items() if v not in _API_SHAPES}
-        if bad:
-            raise SettingsError(
-                f"instrument(http_endpoints=...): unknown API shape(s) {bad}; use {_API_SHAPES}"
-            )
-        return dict(value)
-    if spec.name == "stream_usage":
-        try:
-            return _parse_policy(str(value))
-        except ValueError as exc:
-            raise SettingsError(f"instrument(stream_usage=...): {exc}") from None
+        return _ARGUMENTS[spec.name](value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"instrument({spec.name}=...): {exc}") from None
+
+
+def _flag(value: Any) -> bool:
+    if type(value) is not bool:
+        raise ValueError(f"expected True or False, got {value!r}")
     return value
+
+
+def _count(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"expected a whole number of zero or more, got {value!r}")
+    return value
+
+
+def _policy(value: Any) -> str:
+    raise ValueError(f"expected auto, always or never, got {value!r}")  # only strings are read
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings (or one comma-separated string), got {value!r}")
+    return tuple(value)
+
+
+def _path(value: Any) -> str | os.PathLike[str]:
+    if not isinstance(value, (str, os.PathLike)):
+        raise ValueError(f"expected a file path, got {value!r}")
+    return value
+
+
+def _ledger(value: Any) -> str | bool:
+    if isinstance(value, bool):
+        return value
+    return str(os.fspath(_path(value)))
+
+
+def _endpoints(value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of path suffix to API shape, got {value!r}")
+    bad = {k: v for k, v in value.items() if not isinstance(k, str) or v not in _API_SHAPES}
+    if bad:
+        raise ValueError(f"unknown API shape(s) {bad}; use {_API_SHAPES}")
+    return dict(value)
+
+
+def _budgets(value: Any) -> tuple[Any, ...]:
+    from .budgets.budget import Budget  # only when budgets are given
+
+    given = (value,) if isinstance(value, Budget) or not isinstance(value, Iterable) else tuple(value)
+    wrong = [b for b in given if not isinstance(b, Budget)]
+    if wrong:
+        raise ValueError(f"expected tokentrace.Budget objects, got {wrong[0]!r}")
+    return given
+
+
+_ARGUMENTS: dict[str, Callable[[Any], Any]] = {
+    "capture_content": _flag,
+    "latest_semconv": _flag,
+    "stream_usage": _policy,
+    "stream_usage_hosts": _names,
+    "tracking_ids": _names,
+    "max_tracking_ids": _count,
+    "prices": _path,
+    "http": _flag,
+    "http_endpoints": _endpoints,
+    "budgets": _budgets,
+    "ledger": _ledger,
+    "cost_breakdown": _flag,
+    "cost_histogram": _flag,
+}
 
 
 def environment_setting(name: str, environ: Mapping[str, str] | None = None) -> Any:

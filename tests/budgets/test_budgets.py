@@ -601,6 +601,58 @@ def test_budget_validation() -> None:
         Window.rolling(7).in_zone("UTC")
 
 
+# Every constructor argument is checked: a wrong value is a ValueError whose message names the
+# argument (or the window it was given), never a truthy string switching a check on, never
+# zoneinfo's KeyError.
+BAD_BUDGET_ARGUMENTS = [
+    ({"precheck": "no"}, "precheck must be True or False, got 'no'"),
+    ({"precheck": 1}, "precheck must be True or False"),
+    ({"precheck": None}, "precheck must be True or False"),
+    ({"window": "day@Mars/Olympus"}, "budget window 'day@Mars/Olympus': unknown time zone 'Mars/Olympus'"),
+    ({"window": "month@../../etc/passwd"}, "budget window 'month@../../etc/passwd': unknown time zone"),
+    ({"window": "day@"}, "budget window 'day@': no time zone after"),
+    ({"window": "day@  "}, "budget window 'day@  ': no time zone after"),
+    ({"window": "7d@UTC"}, "budget window '7d@UTC': a rolling window is a duration"),
+    ({"window": 30}, "window must be a Window or a string"),
+    ({"limit_usd": True}, "limit_usd must be a number, got True"),
+    ({"limit_usd": [1]}, "limit_usd must be a number"),
+    ({"limit_usd": None, "limit_tokens": 2.5}, "limit_tokens must be an int >= 0"),
+    ({"action": "refuse"}, "action must be one of raise, warn, downgrade"),
+    ({"tracking_id": 7}, "tracking_id must be a non-empty string"),
+    ({"model": ""}, "model must be a non-empty string"),
+    ({"name": b"x"}, "name must be a non-empty string"),
+]
+
+
+@pytest.mark.parametrize(("arguments", "message"), BAD_BUDGET_ARGUMENTS)
+def test_every_bad_budget_argument_is_a_value_error_naming_it(
+    arguments: dict[str, object], message: str
+) -> None:
+    given: dict[str, object] = {"limit_usd": "1", **arguments}
+    with pytest.raises(ValueError) as raised:
+        Budget(**given)  # type: ignore[arg-type]
+    assert type(raised.value) is ValueError
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_precheck_no_fails_at_construction_instead_of_refusing_calls() -> None:
+    # "no" is truthy: it once turned precheck on, and a call whose worst case crossed the limit
+    # was refused with BudgetExceededError.
+
+    def budget_then_a_call() -> None:
+        app = App(Budget(limit_usd="1.00", precheck="no"))  # type: ignore[arg-type]
+        app.call(worst_case_usd=Decimal("2"))
+
+    with pytest.raises(ValueError, match="precheck must be True or False, got 'no'"):
+        budget_then_a_call()
+
+
+def test_window_zones_are_value_errors_through_in_zone_too() -> None:
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        Window.DAY.in_zone("Mars/Olympus")
+
+
 def test_limits_and_windows_are_normalised() -> None:
     budget = Budget(limit_usd=0.1, window="rolling:7")
     assert budget.limit == Decimal("0.1")  # not the float's 0.1000000000000000055...

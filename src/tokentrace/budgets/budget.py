@@ -65,12 +65,21 @@ class Budget:
     def __post_init__(self) -> None:
         if (self.limit_usd is None) == (self.limit_tokens is None):
             raise ValueError("a budget needs exactly one of limit_usd and limit_tokens")
+        # Every argument is checked here, once: a wrong type is a ValueError naming the argument,
+        # like every other bad value ("no" is truthy: precheck="no" would have turned it on).
         if self.limit_usd is not None:
-            object.__setattr__(self, "limit_usd", parse_amount(self.limit_usd, "limit_usd"))
+            try:
+                object.__setattr__(self, "limit_usd", parse_amount(self.limit_usd, "limit_usd"))
+            except TypeError as exc:
+                raise ValueError(str(exc)) from None
         tokens = self.limit_tokens
         if tokens is not None and (isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 0):
             raise ValueError(f"limit_tokens must be an int >= 0, got {tokens!r}")
+        if not isinstance(self.window, (Window, str)):
+            raise ValueError(f'window must be a Window or a string such as "month", got {self.window!r}')
         object.__setattr__(self, "window", Window.parse(self.window))
+        if type(self.precheck) is not bool:
+            raise ValueError(f"precheck must be True or False, got {self.precheck!r}")
         for field in ("tracking_id", "model", "downgrade_to", "name"):
             value = getattr(self, field)
             if value is not None and (not isinstance(value, str) or not value.strip()):

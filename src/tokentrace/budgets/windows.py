@@ -78,7 +78,7 @@ class Window:
             return spec
         if not isinstance(spec, str):
             raise TypeError(f"a window is a Window or a string, not {type(spec).__name__}")
-        base, _, zone = spec.strip().partition("@")
+        base, at, zone = spec.strip().partition("@")
         base = base.strip().lower()
         window: Window | None = None
         if base in ("day", "daily"):
@@ -91,11 +91,21 @@ class Window:
                 window = cls.rolling(int(match.group(1)))
         if window is None:
             raise ValueError(f'unknown budget window {spec!r}: use "day", "month", "7d" or "rolling:7"')
-        return window.in_zone(zone.strip()) if zone else window
+        if not at:
+            return window
+        if not zone.strip():
+            raise ValueError(f'budget window {spec!r}: no time zone after "@" (e.g. "day@Europe/Paris")')
+        try:
+            return window.in_zone(zone.strip())
+        except ValueError as exc:
+            raise ValueError(f"budget window {spec!r}: {exc}") from None
 
     def in_zone(self, tz: str | tzinfo) -> Window:
-        """This calendar window, with its boundaries at midnight in ``tz`` (an IANA name or a tzinfo)."""
-        zone = ZoneInfo(tz) if isinstance(tz, str) else tz
+        """This calendar window, with its boundaries at midnight in ``tz`` (an IANA name or a tzinfo).
+
+        An unknown zone name is a ``ValueError`` (``ZoneInfo`` raises a ``KeyError`` of its own).
+        """
+        zone = _zone(tz) if isinstance(tz, str) else tz
         return Window(self.kind, self.days, zone)
 
     @property
@@ -130,6 +140,13 @@ class Window:
         if self.tz is None:
             return text
         return f"{text}@{getattr(self.tz, 'key', None) or self.tz}"
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        raise ValueError(f"unknown time zone {name!r}: use an IANA name such as Europe/Paris") from None
 
 
 Window.DAY = Window("day")
