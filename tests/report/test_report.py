@@ -366,6 +366,69 @@ def test_bad_since_is_exit_2(ledger: Path, capsys: pytest.CaptureFixture[str]) -
     assert "cannot read 'lastweek'" in err
 
 
+@pytest.mark.parametrize(
+    ("option", "text"),
+    [
+        ("--since", "999999d"),  # before the year 1: "date value out of range"
+        ("--since", "99999999999d"),  # "Python int too large to convert to C int"
+        ("--since", "99999999999999999999999w"),
+        ("--until", "999999d"),
+    ],
+)
+def test_a_time_out_of_range_is_one_line_and_exit_2(
+    ledger: Path, capsys: pytest.CaptureFixture[str], option: str, text: str
+) -> None:
+    code, out, err = report_of(capsys, "--ledger", str(ledger), option, text)
+    assert code == 2
+    assert out == ""
+    assert err.startswith(
+        f"tokentrace: cannot read {text!r} as a time: it falls outside the years 1 to 9999; use "
+    )
+    assert err.count("\n") == 1
+
+
+@pytest.mark.parametrize("utc", [True, False], ids=["utc", "local"])
+def test_the_first_and_last_days_datetime_holds_are_a_period(
+    ledger: Path, capsys: pytest.CaptureFixture[str], utc: bool
+) -> None:
+    argv = ["--ledger", str(ledger), "--since", "0001-01-01", "--until", "9999-12-31", "--format", "json"]
+    code, out, err = report_of(capsys, *argv, *(["--utc"] if utc else []))
+    assert (code, err) == (0, "")
+    report = json.loads(out)
+    assert report["total"]["requests"] == len(CALLS)
+    assert report["since"].startswith("0001-01-01T00:00:00")
+    assert report["until"].startswith("9999-12-31T23:59:59.999999")
+
+
+YEAR_999 = datetime(999, 6, 1, 12, tzinfo=timezone.utc).timestamp()
+
+
+def test_years_below_1000_keep_four_digits_in_every_format(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with LedgerSink(path) as sink:
+        sink(record(timestamp=YEAR_999))
+        sink(record(timestamp=YEAR_999 + DAY))
+    period = ["--since", "0999-01-01", "--until", "0999-12-31", "--utc", "--by", "day"]
+    base = ["--ledger", str(path), *period]
+    code, table, _ = report_of(capsys, *base)
+    assert code == 0
+    assert "tokentrace report: 0999-01-01 00:00 to 1000-01-01 00:00 (UTC)" in table
+    rows_by_day = table_rows(table)
+    assert rows_by_day["0999-06-01"][0] == rows_by_day["0999-06-02"][0] == "1"  # one call each
+    report = json.loads(report_of(capsys, *base, "--format", "json")[1])
+    assert (report["since"], report["until"]) == ("0999-01-01T00:00:00+00:00", "1000-01-01T00:00:00+00:00")
+    assert [group["key"] for group in report["groups"]] == ["0999-06-01", "0999-06-02"]
+    rows = list(csv.reader(io.StringIO(report_of(capsys, *base, "--format", "csv")[1])))
+    assert [row[0] for row in rows[1:3]] == ["0999-06-01", "0999-06-02"]
+    page = tmp_path / "report.html"
+    assert report_of(capsys, *base, "--html", str(page))[0] == 0
+    html = page.read_text(encoding="utf-8")
+    assert "0999-01-01 00:00 to 1000-01-01 00:00 (UTC)" in html
+    assert " 999-01-01" not in html and ">999-" not in html
+
+
 # -- no ledger, no calls, not a ledger ----------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from .._version import __version__
 from .aggregate import Figures, Group, Report
 from .formatting import BY_TITLES, cost_cell, count, seconds, usd
 from .machine import P95_DEFINITION
+from .period import format_minute
 from .text import MAX_BARS
 
 __all__ = ["render_html"]
@@ -204,7 +205,7 @@ def render_html(report: Report, *, generated: datetime | None = None) -> str:
     """The whole page."""
     title = BY_TITLES[report.by]
     period = report.period.describe() if report.period else "all recorded calls"
-    when = (generated or datetime.now(timezone.utc)).astimezone().strftime("%Y-%m-%d %H:%M")
+    when = format_minute((generated or datetime.now(timezone.utc)).astimezone())
     source = f" · ledger {report.source}" if report.source else ""
     page = [
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">',

@@ -11,10 +11,14 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 
-__all__ = ["Period", "parse_period", "parse_when", "zone_label"]
+__all__ = ["Period", "format_minute", "parse_period", "parse_when", "zone_label"]
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_FORMS = (
+    "use a span back from now (30d, 12h, 15m, 2w), a date (2026-11-01), "
+    "a date and time (2026-11-01T09:30), today, yesterday, month or all"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +30,16 @@ class Period:
 
     def describe(self) -> str:
         """``2026-10-24 00:00 to 2026-11-23 14:05 (UTC+07:00)``."""
-        end = f"{self.until.strftime('%Y-%m-%d %H:%M')} ({zone_label(self.until)})"
+        end = f"{format_minute(self.until)} ({zone_label(self.until)})"
         if self.since is None:
             return f"every call up to {end}"
-        return f"{self.since.strftime('%Y-%m-%d %H:%M')} to {end}"
+        return f"{format_minute(self.since)} to {end}"
+
+
+def format_minute(moment: datetime) -> str:
+    """``2026-11-01 09:30``; years below 1000 keep four digits (``0999-01-01``), which
+    ``strftime("%Y")`` does not promise."""
+    return f"{moment.year:04d}-{moment:%m-%d %H:%M}"
 
 
 def zone_label(moment: datetime) -> str:
@@ -47,8 +57,18 @@ def parse_when(text: str, now: datetime, *, end: bool = False) -> datetime | Non
 
     Accepts ``all``, ``now``, ``today``, ``yesterday``, ``month`` (the first of this month), a span
     counted back from now (``90s``, ``15m``, ``12h``, ``30d``, ``2w``), an ISO date or an ISO date
-    and time (with or without an offset). Raises ``ValueError`` with what was expected otherwise.
+    and time (with or without an offset). Raises ``ValueError`` with what was expected otherwise,
+    also for a time outside the years 1 to 9999 (``999999d`` back from now).
     """
+    try:
+        return _when(text, now, end)
+    except OverflowError:  # timedelta or date arithmetic beyond what datetime holds
+        raise ValueError(
+            f"cannot read {text!r} as a time: it falls outside the years 1 to 9999; {_FORMS}"
+        ) from None
+
+
+def _when(text: str, now: datetime, end: bool) -> datetime | None:
     word = text.strip().lower()
     zone = now.tzinfo
     assert zone is not None, "now must be aware"
@@ -72,14 +92,13 @@ def parse_when(text: str, now: datetime, *, end: bool = False) -> datetime | Non
     except ValueError:
         pass
     else:
+        if end and day == date.max:  # the whole last day datetime holds: up to its last moment
+            return datetime.max.replace(tzinfo=zone)
         return _local_midnight(day + timedelta(days=1) if end else day, zone)
     try:
         moment = datetime.fromisoformat(text.strip())
     except ValueError:
-        raise ValueError(
-            f"cannot read {text!r} as a time: use a span back from now (30d, 12h, 15m, 2w), "
-            "a date (2026-11-01), a date and time (2026-11-01T09:30), today, yesterday, month or all"
-        ) from None
+        raise ValueError(f"cannot read {text!r} as a time: {_FORMS}") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)
 
 
@@ -87,7 +106,10 @@ def _local_midnight(day: date, zone: tzinfo) -> datetime:
     naive = datetime(day.year, day.month, day.day)
     if zone is timezone.utc:
         return naive.replace(tzinfo=zone)
-    return naive.astimezone()  # the local offset of that day, DST included
+    try:
+        return naive.astimezone()  # the local offset of that day, DST included
+    except (OverflowError, ValueError, OSError):  # year 1 or 9999: no local offset is known there
+        return naive.replace(tzinfo=zone)
 
 
 def parse_period(since: str, until: str | None, *, utc: bool = False, now: datetime | None = None) -> Period:
