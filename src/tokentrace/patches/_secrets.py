@@ -17,12 +17,11 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-from ..redact import MIN_SECRET
-
 __all__ = ["client_secrets", "request_secrets"]
 
 _SECRET_HEADER_PARTS = ("auth", "key", "token", "secret", "cookie", "pass", "session", "sig", "credential")
 _CLIENT_CREDENTIALS = ("api_key", "admin_api_key", "webhook_secret", "_azure_ad_token")
+_MIN_SEGMENT = 6  # as redact.MIN_SECRET: that module (its patterns) loads on the first failure only
 
 
 def _secret_header(name: object) -> bool:
@@ -38,7 +37,7 @@ def _spellings(value: str) -> tuple[str, ...]:
 def _key_like(segment: str) -> bool:
     """A base URL's path segment that may be a key: 6 characters or more, not a plain lower-case
     word (``v1``, ``openai``, ``deployments`` stay; ``gw-3f9a…``, ``Ab12…`` go)."""
-    if len(segment) < MIN_SECRET:
+    if len(segment) < _MIN_SEGMENT:
         return False
     return not all(c.islower() or c in "-_." for c in segment)
 
@@ -83,6 +82,8 @@ def _failed_request(error: BaseException | None) -> Any:
 
 
 def _clean(found: Iterable[object]) -> tuple[str, ...]:
+    from ..redact import MIN_SECRET  # failures only
+
     return tuple({v for v in found if isinstance(v, str) and len(v) >= MIN_SECRET})
 
 
