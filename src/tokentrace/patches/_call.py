@@ -48,11 +48,11 @@ class CallSite:
     """What every call through one patch shares, fixed when ``instrument()`` built the patch.
 
     ``finish(call, result)`` reads a result and returns what the caller gets (the result, or a
-    proxy of a stream). ``secrets(source, error)`` names the credentials a failed call's error
-    text must lose (``_secrets``); ``source`` is what the patch put on the call (the client, the
-    request). It runs on failures only. ``hideable``
-    says whether a usage chunk tokentrace asked for can be hidden from the caller (SDK objects)
-    or not (bytes the caller reads itself), which decides the ``auto`` stream usage policy.
+    proxy of a stream). ``secrets(source, error)``, run on failures only, names the credentials
+    a failed call's error text must lose (``_secrets``); ``source`` is what the patch put on the
+    call (the client, the request). ``hideable`` says whether a usage chunk tokentrace asked for
+    can be hidden from the caller (SDK objects) or not (bytes the caller reads itself), which
+    decides the ``auto`` stream usage policy.
     """
 
     __slots__ = ("capture", "finish", "hideable", "hosts", "name", "policy", "recorder", "secrets")
