@@ -214,14 +214,21 @@ class Instrumentation:
             self.budgets.add(budget)
 
     def stop(self) -> None:
-        """Switch off: every patched method gets its original back, the ledger is closed."""
+        """Switch off: every patched method gets its original back, the ledger is retired.
+
+        A call already under way (a stream still being read, an answer still on its way) finishes
+        under the recorder that started it: its span ends, its cost is charged, and its row goes to
+        the ledger it began with. That ledger is retired, not closed: what it holds is committed
+        now, so a new activation's budgets read it whole, and it still writes the rows of calls
+        that finish later, until it is closed at exit (``LedgerSink.retire``).
+        """
         for patches in self._patched.values():
             for module_name, attribute in patches:
                 _unwrap(module_name, attribute)
         self._patched = {}
         self._recorder = None
         if self._ledger is not None:
-            self._ledger.close()
+            self._ledger.retire()
             self._ledger = None
 
 

@@ -261,3 +261,85 @@ def test_forked_child_writes_its_own_calls(tmp_path: Path) -> None:
     assert os.waitstatus_to_exitcode(status) == 0
     assert sink.close()
     assert sorted(row.tracking_id or "" for row in read_calls(path)) == ["child", "parent-before-fork"]
+
+
+def _writers() -> int:
+    return sum(1 for thread in threading.enumerate() if thread.name == "tokentrace-ledger")
+
+
+def _wait_until(done: Any, seconds: float = 60.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return bool(done())
+
+
+def test_a_retired_sink_writes_late_calls_then_stops_its_writer(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    writers = _writers()
+    sink = LedgerSink(path, interval=0.05)
+    sink(record(tracking_id="before"))
+    assert sink.retire()  # what uninstrument() does
+    assert not sink.enabled
+    assert [row.tracking_id for row in read_calls(path)] == ["before"]  # committed by retire
+    assert _writers() == writers  # and its writer stopped: nothing is in flight
+
+    sink(record(tracking_id="late", timestamp=T0 + 1))  # a call that was under way finishes
+    assert _wait_until(lambda: len(list(read_calls(path))) == 2)  # written without a flush
+    assert _wait_until(lambda: _writers() == writers)  # the writer it started stopped again
+    sink(record(tracking_id="later", timestamp=T0 + 2))
+    assert sink.flush(30)
+    assert [row.tracking_id for row in read_calls(path)] == ["before", "late", "later"]
+    assert sink.close()
+    assert sink.written == 3
+
+
+def test_a_call_after_close_is_not_lost_in_silence(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    sink = LedgerSink(path)
+    assert sink.close()
+    with caplog.at_level(logging.DEBUG, logger="tokentrace"):
+        sink(record(span_id="00f067aa0ba902b7"))
+        sink(record(span_id="53995c3f42cd8ad8"))
+    (warning,) = warnings_of(caplog)  # once per sink
+    assert str(path) in warning.getMessage() and "not in the ledger" in warning.getMessage()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "00f067aa0ba902b7" in text and "53995c3f42cd8ad8" in text  # each call, at debug level
+    assert list(read_calls(path)) == []
+
+
+def test_a_close_that_cannot_finish_says_how_many_calls_are_missing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    sink = LedgerSink(path, interval=0.01)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process holds the write lock past the exit drain
+    try:
+        with caplog.at_level(logging.WARNING, logger="tokentrace"):
+            sink(record())
+            sink(record(timestamp=T0 + 1))
+            assert not sink.close(timeout=0.5)
+    finally:
+        other.execute("COMMIT")
+        other.close()
+    messages = [r.getMessage() for r in warnings_of(caplog)]
+    assert any(str(path) in m and "2 calls not yet written" in m for m in messages), messages
+    assert _wait_until(lambda: sink.written == 2)  # "may be": the writer got there after all
+
+
+def test_at_shutdown_without_new_threads_close_writes_late_calls_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    sink = LedgerSink(path, interval=0.05)
+    assert sink.retire()
+
+    def no_new_threads(self: threading.Thread) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")  # Python 3.12+ at exit
+
+    monkeypatch.setattr(threading.Thread, "start", no_new_threads)
+    sink(record(tracking_id="late"))  # the caller is not troubled
+    assert sink.close()  # the exit drain writes it on its own thread
+    monkeypatch.undo()
+    assert [row.tracking_id for row in read_calls(path)] == ["late"]
