@@ -110,6 +110,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("stream_usage_hosts", names.ENV_STREAM_USAGE_HOSTS, _parse_list),
     _Field("tracking_ids", names.ENV_TRACKING_IDS, _parse_list),
     _Field("max_tracking_ids", names.ENV_MAX_TRACKING_IDS, _parse_count),
+    _Field("max_models", names.ENV_MAX_MODELS, _parse_count),
     _Field("prices", names.ENV_PRICES, str),
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
@@ -136,6 +137,9 @@ class Settings:
     stream_usage_hosts: tuple[str, ...] = ()
     tracking_ids: tuple[str, ...] | None = None
     max_tracking_ids: int = 100
+    max_models: int = 100
+    """Distinct request and response model names on metrics before ``_OTHER``; a model with a
+    known price always keeps its name (the price table bounds those). Spans keep every name."""
     prices: str | None = None
     http: bool = True
     """Also record plain ``requests`` / ``httpx`` / ``httpx2`` calls to LLM endpoints."""
@@ -252,6 +256,7 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "stream_usage_hosts": _names,
     "tracking_ids": _names,
     "max_tracking_ids": _count,
+    "max_models": _count,
     "prices": _path,
     "http": _flag,
     "http_endpoints": _endpoints,

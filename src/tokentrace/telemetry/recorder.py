@@ -31,6 +31,7 @@ from .attributes import add_error
 from .budget_metrics import add_budget_events, register_budget_metrics
 from .cost_metrics import CostMetrics
 from .instruments import make_instruments
+from .model_cap import ModelCap
 
 __all__ = ["LLMCall", "Recorder"]  # LLMCall: calls.records, re-exported for the patches
 
@@ -56,6 +57,7 @@ class Recorder:
         metric_names = names.LATEST if settings.latest_semconv else names.STABLE
         self._cache_write_attribute = metric_names.cache_write_attribute
         self._cap = TrackingIdCap(settings.tracking_ids, settings.max_tracking_ids)
+        self._models = ModelCap(settings.max_models, _priced(prices))
         self._instruments = make_instruments(meter, settings.latest_semconv)
         self.prices = prices
         self.budgets = budgets
@@ -146,14 +148,22 @@ class Recorder:
             names.SERVER_ADDRESS: endpoint.address,
             names.SERVER_PORT: endpoint.port,
         }
-        if call.request_model:
-            metric_attributes[names.GEN_AI_REQUEST_MODEL] = call.request_model
+        # Model names from input are capped on metrics (telemetry/model_cap.py): one set lookup.
+        models = self._models
+        seen = models.seen
+        model = call.request_model
+        if model:
+            metric_attributes[names.GEN_AI_REQUEST_MODEL] = (
+                model if model in seen else models.admit(endpoint.provider, model)
+            )
         attributes: dict[str, Any] = {}
         usage = None
         if response is not None:  # only the response model and OpenAI's service tier go on metrics
-            if response.model:
-                attributes[names.GEN_AI_RESPONSE_MODEL] = metric_attributes[names.GEN_AI_RESPONSE_MODEL] = (
-                    response.model
+            model = response.model
+            if model:
+                attributes[names.GEN_AI_RESPONSE_MODEL] = model
+                metric_attributes[names.GEN_AI_RESPONSE_MODEL] = (
+                    model if model in seen else models.admit(endpoint.provider, model)
                 )
             if response.id:
                 attributes[names.GEN_AI_RESPONSE_ID] = response.id
@@ -222,6 +232,13 @@ class Recorder:
 
 
 _ZERO = Decimal(0)
+
+
+def _priced(prices: PriceBook) -> Callable[[str, str], bool]:
+    def known(provider: str, model: str) -> bool:
+        return prices.rates(provider, model) is not None
+
+    return known
 
 
 def _charge_budgets(book: BudgetBook, gate: BudgetGate | None, record: CallRecord) -> None:
