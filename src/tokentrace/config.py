@@ -61,6 +61,13 @@ def _parse_policy(raw: str) -> str:
     return value
 
 
+def _parse_failure_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in names.BUDGET_FAILURE_MODES:
+        raise ValueError(f"expected open or closed, got {raw!r}")
+    return value
+
+
 def _parse_count(raw: str) -> int:
     value = int(raw)
     if value < 0:
@@ -111,6 +118,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
+    _Field("budget_failure_mode", names.ENV_BUDGET_FAILURE_MODE, _parse_failure_mode),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
@@ -140,6 +148,9 @@ class Settings:
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
+    budget_failure_mode: str = "open"
+    """What a call gets when its budgets cannot be checked: ``open`` sends it (logged once),
+    ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book."""
     ledger: str | bool | None = None
     """A path, True (the default path), False (off), or None: on when the app has no telemetry
     pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
@@ -200,6 +211,8 @@ def _coerce(spec: _Field, value: Any) -> Any:
             return _parse_policy(str(value))
         except ValueError as exc:
             raise SettingsError(f"instrument(stream_usage=...): {exc}") from None
+    if spec.name == "budget_failure_mode":
+        raise SettingsError(f"instrument(budget_failure_mode=...): expected open or closed, got {value!r}")
     return value
 
 
