@@ -17,9 +17,16 @@ from typing import Any, Literal
 from . import names
 from .calls.apis import SHAPES as _API_SHAPES
 
-__all__ = ["DEFAULT_STREAM_USAGE_HOSTS", "Settings", "SettingsError", "StreamUsagePolicy"]
+__all__ = [
+    "DEFAULT_STREAM_USAGE_HOSTS",
+    "BudgetFailureMode",
+    "Settings",
+    "SettingsError",
+    "StreamUsagePolicy",
+]
 
 StreamUsagePolicy = Literal["auto", "always", "never"]
+BudgetFailureMode = Literal["open", "closed"]
 
 # Hosts known to accept ``stream_options={"include_usage": true}`` on chat completions. Others may
 # reject an unknown field, so in ``auto`` mode we only add it where it is known to be safe. A leading
@@ -148,7 +155,7 @@ class Settings:
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
-    budget_failure_mode: str = "open"
+    budget_failure_mode: BudgetFailureMode = "open"
     """What a call gets when its budgets cannot be checked: ``open`` sends it (logged once),
     ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book."""
     ledger: str | bool | None = None

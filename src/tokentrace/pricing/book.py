@@ -64,9 +64,10 @@ class PriceBook:
         self._clock = clock
         self._max_entries = max_entries
         self._cache: dict[_Key, _genai.Lookup] = {}
-        # (per-token rate, per-call fee): the highest of the overrides, and of genai-prices' data;
-        # found when a provider's cost first needs them, forgotten when what they come from changes.
-        self._highest_overrides: tuple[Decimal, Decimal] | None = None
+        # (per-token rate, per-call fee): the highest of the overrides (kept with the overrides
+        # they were found in, so a change of overrides meanwhile cannot leave a stale pair), and of
+        # genai-prices' data; found when a provider's cost first needs them.
+        self._highest_overrides: tuple[tuple[PriceOverride, ...], tuple[Decimal, Decimal]] | None = None
         self._highest_data: tuple[Decimal, Decimal] | None = None
 
     @property
@@ -82,13 +83,11 @@ class PriceBook:
         """Add overrides after the existing ones and forget every resolved price."""
         self._overrides = (*self._overrides, *overrides)
         self._cache = {}
-        self._highest_overrides = None
 
     def set_overrides(self, overrides: Iterable[PriceOverride]) -> None:
         """Replace all overrides and forget every resolved price."""
         self._overrides = tuple(overrides)
         self._cache = {}
-        self._highest_overrides = None
 
     def clear_cache(self) -> None:
         """Forget resolved prices (after genai-prices data was updated at run time, say)."""
@@ -108,9 +107,11 @@ class PriceBook:
         if amount is None or amount <= PROVIDER_COST_FLOOR:
             return True
         tokens = (usage.input_tokens or 0) + (usage.output_tokens or 0)
-        highest = self._highest_overrides
-        if highest is None:
-            highest = self._highest_overrides = _highest_of(self._overrides)
+        overrides = self._overrides
+        found = self._highest_overrides
+        if found is None or found[0] is not overrides:
+            found = self._highest_overrides = (overrides, _highest_of(overrides))
+        highest = found[1]
         if amount <= _ceiling(tokens, *highest):
             return True
         if not self._use_genai:
