@@ -19,7 +19,7 @@ from .activation import (
     set_prices,
     summary,
 )
-from .budgets import Budget, BudgetExceededError, BudgetState, Window
+from .budgets import Budget, BudgetError, BudgetExceededError, BudgetState, BudgetUnavailableError, Window
 from .config import Settings, SettingsError
 from .pricing import PriceFileError, PriceOverride
 from .summary import GroupSummary, format_summary
@@ -30,8 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Budget",
+    "BudgetError",
     "BudgetExceededError",
     "BudgetState",
+    "BudgetUnavailableError",
     "GroupSummary",
     "Instrumentation",
     "PriceFileError",

@@ -147,6 +147,7 @@ class Instrumentation:
         self.set_prices("file", tuple(load_price_file(settings.prices)) if settings.prices else ())
         if settings.budgets is not None:
             self.set_budgets(settings.budgets)
+        self.budgets.failure_mode = settings.budget_failure_mode
         import wrapt
         from opentelemetry import metrics, trace
 

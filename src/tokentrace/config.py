@@ -17,9 +17,16 @@ from typing import Any, Literal
 from . import names
 from .calls.apis import SHAPES as _API_SHAPES
 
-__all__ = ["DEFAULT_STREAM_USAGE_HOSTS", "Settings", "SettingsError", "StreamUsagePolicy"]
+__all__ = [
+    "DEFAULT_STREAM_USAGE_HOSTS",
+    "BudgetFailureMode",
+    "Settings",
+    "SettingsError",
+    "StreamUsagePolicy",
+]
 
 StreamUsagePolicy = Literal["auto", "always", "never"]
+BudgetFailureMode = Literal["open", "closed"]
 
 # Hosts known to accept ``stream_options={"include_usage": true}`` on chat completions. Others may
 # reject an unknown field, so in ``auto`` mode we only add it where it is known to be safe. A leading
@@ -58,6 +65,13 @@ def _parse_policy(raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("auto", "always", "never"):
         raise ValueError(f"expected auto, always or never, got {raw!r}")
+    return value
+
+
+def _parse_failure_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in names.BUDGET_FAILURE_MODES:
+        raise ValueError(f"expected open or closed, got {raw!r}")
     return value
 
 
@@ -115,6 +129,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
+    _Field("budget_failure_mode", names.ENV_BUDGET_FAILURE_MODE, _parse_failure_mode),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
@@ -147,6 +162,9 @@ class Settings:
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
+    budget_failure_mode: BudgetFailureMode = "open"
+    """What a call gets when its budgets cannot be checked: ``open`` sends it (logged once),
+    ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book."""
     ledger: str | bool | None = None
     """A path, True (the default path), False (off), or None: on when the app has no telemetry
     pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
@@ -212,6 +230,10 @@ def _policy(value: Any) -> str:
     raise ValueError(f"expected auto, always or never, got {value!r}")  # only strings are read
 
 
+def _failure_mode(value: Any) -> str:
+    raise ValueError(f"expected open or closed, got {value!r}")  # only strings are read
+
+
 def _names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"expected a list of strings (or one comma-separated string), got {value!r}")
@@ -264,6 +286,7 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "ledger": _ledger,
     "cost_breakdown": _flag,
     "cost_histogram": _flag,
+    "budget_failure_mode": _failure_mode,
 }
 
 
