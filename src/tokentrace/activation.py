@@ -170,6 +170,9 @@ class Instrumentation:
             recorder.sinks.append(self._ledger)
         preload_from_ledger(self.budgets, path)
         self._patched = {}
+        from .patches._usage_hint import forget_hosts
+
+        forget_hosts()  # a new instrument() tells each host again
         self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
         self._recorder = recorder  # on from here: a start that raised above left it off
         for library in self._libraries:
