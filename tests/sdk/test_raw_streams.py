@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import Telemetry
 from tests.sdk.mock_transport import Recorder, http, make_client
-from tests.sdk.test_streams import USAGE
+from tests.sdk.test_streams import USAGE, streaming_handler
 from tokentrace.demo.server import DevServer
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
@@ -209,3 +209,15 @@ def test_hidden_event_whatever_the_network_chunking(instrumented: Telemetry, pie
     attrs = attrs_of(instrumented)
     assert attrs["gen_ai.usage.input_tokens"] == 21
     assert attrs["tokentrace.stream.end"] == "completed"
+
+
+def test_hint_memory_is_bounded(instrumented: Telemetry, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="tokentrace")
+    handler = streaming_handler()
+    for i in range(80):
+        client = make_client(handler, base_url=f"http://llm-{i}.internal:8000/v1")
+        list(client.chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True))
+    hints = [r.getMessage() for r in caplog.records if "stream_usage_hosts" in r.getMessage()]
+    assert len(hints) == 64  # one per host, for the first 64 hosts; then no more memory is spent
+    assert len({h.split()[4] for h in hints}) == 64  # "tokentrace: chat streams from HOST ..."
+    assert len(instrumented.spans()) == 80

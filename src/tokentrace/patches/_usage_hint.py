@@ -40,9 +40,10 @@ def note_stream_end(policy: str, call: LLMCall, info: ResponseInfo | None) -> No
     _told.add(host)
     logger.warning(
         "tokentrace: chat streams from %s end without token usage, so their tokens and cost are "
-        "unknown. tokentrace asks for it (stream_options.include_usage) only on hosts known to accept "
-        "it; if %s does (vLLM, LiteLLM proxy and Ollama do), add it to the stream_usage_hosts setting "
-        "(%s=%s), or set stream_usage='always'.",
+        "unknown. If %s accepts stream_options (vLLM, LiteLLM proxy and Ollama do), let tokentrace "
+        "ask for it: add the host to the stream_usage_hosts setting (%s=%s) for openai SDK calls, "
+        "or set stream_usage='always' (plain HTTP calls too); or ask yourself with "
+        'stream_options={"include_usage": true}.',
         host,
         host,
         names.ENV_STREAM_USAGE_HOSTS,
