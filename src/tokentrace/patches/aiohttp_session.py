@@ -5,7 +5,8 @@ aiohttp returns a response once its headers are in; the body, streamed or not, i
 the caller (``await response.json()``, ``async for line in response.content``, ``iter_chunked``,
 ...). So every response's ``content`` (aiohttp's ``StreamReader``) is wrapped in a proxy that feeds
 each read to the body observer, never reading ahead; the record ends when the body has been read to
-its end, fails, or the response is dropped. An error status ends the record at once, unread.
+its end, fails, is released or closed before that, or is dropped. An error status ends the record
+at once, unread.
 """
 
 from __future__ import annotations
@@ -148,6 +149,11 @@ class _ObservedContent(_BaseProxy):  # type: ignore[misc]
 
     def iter_chunks(self) -> _ChunkReads:
         return _ChunkReads(self.readchunk)  # type: ignore[arg-type]
+
+    def set_exception(self, *args: Any, **kwargs: Any) -> None:
+        """How aiohttp tells the body it is over (``release``, ``close``, leaving ``async with``)."""
+        self.__wrapped__.set_exception(*args, **kwargs)
+        self._self_observer.end(names.STREAM_END_CLOSED)
 
     def __del__(self) -> None:
         observer = getattr(self, "_self_observer", None)
