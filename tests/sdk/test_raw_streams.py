@@ -4,6 +4,7 @@ would have read, and a stream read to its end marker is ``completed`` whoever cl
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from tests.conftest import Telemetry
 from tests.sdk.mock_transport import Recorder, http, make_client
 from tests.sdk.test_streams import USAGE, streaming_handler
 from tokentrace.demo.server import DevServer
+from tokentrace.demo.server import raw as raw_reply
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 INPUT_TOKENS, OUTPUT_TOKENS = 8, 7  # the devserver's rule (see tests/sdk/test_loopback.py)
@@ -221,3 +223,44 @@ def test_hint_memory_is_bounded(instrumented: Telemetry, caplog: pytest.LogCaptu
     assert len(hints) == 64  # one per host, for the first 64 hosts; then no more memory is spent
     assert len({h.split()[4] for h in hints}) == 64  # "tokentrace: chat streams from HOST ..."
     assert len(instrumented.spans()) == 80
+
+
+def test_compressed_anyway_keeps_usage_and_shows_the_event(
+    instrument: Any, telemetry: Telemetry, client: Any, server: DevServer
+) -> None:
+    """A server that compresses despite ``Accept-Encoding: identity``: the caller's bytes are left
+    whole (the usage chunk shows, as the README says), and the usage is still read."""
+    instrument(stream_usage_hosts=["127.0.0.1"])
+    events = [
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4.1",
+            "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "stop"}],
+        },
+        {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": "gpt-4.1",
+            "choices": [],
+            "usage": USAGE,
+        },
+    ]
+    body = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+    server.script(
+        raw_reply(
+            200,
+            gzip.compress(body),
+            headers={"content-type": "text/event-stream", "content-encoding": "gzip"},
+        )
+    )
+    raw_response = client.chat.completions.with_raw_response.create(
+        model="gpt-4.1", messages=MESSAGES, stream=True
+    )
+    chunks = list(raw_response.parse())
+    assert [bool(c.choices) for c in chunks] == [True, False]
+    attrs = attrs_of(telemetry)
+    assert attrs["gen_ai.usage.input_tokens"] == 21
+    assert attrs["tokentrace.stream.end"] == "completed"
