@@ -78,11 +78,20 @@ def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
     return patches
 
 
+def _aiohttp_patches(recorder: Recorder) -> list[Patch]:
+    from .calls.apis import PathTable
+    from .patches import aiohttp_session
+
+    wrapper = aiohttp_session.make_wrapper_for(recorder, PathTable(recorder.settings.http_endpoints))
+    return [(m, a, wrapper) for m, a in aiohttp_session.TARGETS]
+
+
 _SDK_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"openai": _openai_patches}
 _HTTP_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {
     "requests": _requests_patches,
     "httpx": _httpx_patches("httpx"),
     "httpx2": _httpx_patches("httpx2"),
+    "aiohttp": _aiohttp_patches,
 }
 
 
@@ -171,6 +180,9 @@ class Instrumentation:
             recorder.sinks.append(self._ledger)
         preload_from_ledger(self.budgets, path)
         self._patched = {}
+        from .patches._usage_hint import forget_hosts
+
+        forget_hosts()  # a new instrument() tells each host again
         self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
         self._recorder = recorder  # on from here: a start that raised above left it off
         for library in self._libraries:

@@ -51,8 +51,9 @@ class CallSite:
     proxy of a stream). ``secrets(source, error)``, run on failures only, names the credentials
     a failed call's error text must lose (``_secrets``); ``source`` is what the patch put on the
     call (the client, the request). ``hideable`` says whether a usage chunk tokentrace asked for
-    can be hidden from the caller (SDK objects) or not (bytes the caller reads itself), which
-    decides the ``auto`` stream usage policy.
+    can be hidden from the caller (the SDK's objects, and its raw responses' bytes) or not (plain
+    HTTP: bytes the caller reads itself, in whatever way), which decides the ``auto`` stream usage
+    policy.
     """
 
     __slots__ = ("capture", "finish", "hideable", "hosts", "name", "policy", "recorder", "secrets")
@@ -76,8 +77,8 @@ class CallSite:
         self.hosts = settings.all_stream_usage_hosts()
         self.capture = settings.capture_content
 
-    def start(self, api: ApiKind, endpoint: Endpoint, body: Mapping[str, Any], *, raw: bool = False) -> Call:
-        """Start a call: budgets, usage request, span. ``raw`` marks a caller who reads the bytes.
+    def start(self, api: ApiKind, endpoint: Endpoint, body: Mapping[str, Any]) -> Call:
+        """Start a call: budgets, usage request, span.
 
         The returned call's ``body`` is the body to send instead of the caller's, when the call
         changed it (a copy: the caller's own objects are never changed); else None.
@@ -96,7 +97,7 @@ class CallSite:
             new_body = body = {**body, "model": gate.model}
             model = gate.model
         stream = body.get("stream") is True
-        asked = stream and api is ApiKind.CHAT and self._asks_usage(endpoint, body, raw)
+        asked = stream and api is ApiKind.CHAT and self._asks_usage(endpoint, body)
         if asked:
             new_body = _with_usage(body)
         attributes = request_attributes(api, body, endpoint.provider in OPENAI_PROVIDERS)
@@ -104,17 +105,24 @@ class CallSite:
         record.usage_injected = asked
         if self.capture:
             record.content_attributes = content.input_attributes(api, body)
-        return Call(self, record, api, asked and self.hideable and not raw, new_body)
+        return Call(self, record, api, asked and self.hideable, new_body)
 
-    def _asks_usage(self, endpoint: Endpoint, body: Mapping[str, Any], raw: bool) -> bool:
-        """Whether to add ``stream_options.include_usage`` (DESIGN §5)."""
+    def _asks_usage(self, endpoint: Endpoint, body: Mapping[str, Any]) -> bool:
+        """Whether to add ``stream_options.include_usage`` (DESIGN §5).
+
+        ``auto`` asks only where the added usage chunk can be hidden from the caller (the SDK's
+        parsed streams, and its raw ones, whose bytes ``http_bodies`` hands on without it), on a
+        known host, when the caller left ``stream_options`` alone. Loopback and private hosts are
+        not known: what listens there is anyone's server, and one that rejects an unknown field
+        would fail the call; the end of such a stream logs how to ask (``_usage_hint``).
+        """
         policy = self.policy
         if policy == "never":
             return False
         options = body.get("stream_options")
         if policy == "always":
             return not (isinstance(options, Mapping) and options.get("include_usage") is True)
-        return self.hideable and not raw and options is None and host_matches(endpoint.address, self.hosts)
+        return self.hideable and options is None and host_matches(endpoint.address, self.hosts)
 
 
 def _with_usage(body: Mapping[str, Any]) -> dict[str, Any]:
