@@ -78,7 +78,14 @@ def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
     return patches
 
 
+def _pool_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import pools
+
+    return [(m, a, pools.submit_in_context) for m, a in pools.TARGETS]
+
+
 _SDK_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"openai": _openai_patches}
+_POOL_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"concurrent.futures.thread": _pool_patches}
 _HTTP_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {
     "requests": _requests_patches,
     "httpx": _httpx_patches("httpx"),
@@ -170,7 +177,15 @@ class Instrumentation:
             recorder.sinks.append(self._ledger)
         preload_from_ledger(self.budgets, path)
         self._patched = {}
-        self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
+        self._libraries = {
+            **_SDK_LIBRARIES,
+            **(_HTTP_LIBRARIES if settings.http else {}),
+            **(_POOL_LIBRARIES if settings.pool_context else {}),
+        }
+        from . import tracking
+        from .telemetry.context import OtelCarrier
+
+        tracking.set_carrier(OtelCarrier(baggage_too=settings.tracking_baggage))
         self._recorder = recorder  # on from here: a start that raised above left it off
         for library in self._libraries:
             if library in sys.modules:
@@ -220,6 +235,9 @@ class Instrumentation:
                 _unwrap(module_name, attribute)
         self._patched = {}
         self._recorder = None
+        from . import tracking
+
+        tracking.set_carrier(None)
         if self._ledger is not None:
             self._ledger.close()
             self._ledger = None

@@ -98,6 +98,12 @@ COST_SOURCE_LOCAL: Final = "local"
 OVERFLOW_TRACKING_ID: Final = "_OTHER"
 ERROR_TYPE_OTHER: Final = "_OTHER"
 BUDGET_REFUSED: Final = "refused"
+CONTEXT_TRACKING_PATH: Final = "tokentrace-tracking-path"
+"""The OpenTelemetry context key (made unique by ``context.create_key``) the tracking path travels
+under, so whatever carries the OpenTelemetry context across threads carries it too."""
+BAGGAGE_TRACKING_ID: Final = "tokentrace.tracking_id"
+"""The W3C baggage entry the innermost tracking id travels in, to downstream services, with the
+``tracking_baggage`` setting."""
 CALL_STATUS_REFUSED: Final = "refused"
 """``CallRecord.status`` and the ledger's ``status`` of a call a budget refused before sending."""
 REFUSAL_ERROR_TYPE: Final = "BudgetExceededError"
@@ -203,6 +209,8 @@ ENV_HTTP_ENDPOINTS: Final = "TOKENTRACE_HTTP_ENDPOINTS"
 ENV_LEDGER: Final = "TOKENTRACE_LEDGER"
 ENV_COST_BREAKDOWN: Final = "TOKENTRACE_COST_BREAKDOWN"
 ENV_COST_HISTOGRAM: Final = "TOKENTRACE_COST_HISTOGRAM"
+ENV_POOL_CONTEXT: Final = "TOKENTRACE_POOL_CONTEXT"
+ENV_TRACKING_BAGGAGE: Final = "TOKENTRACE_TRACKING_BAGGAGE"
 ENV_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_ENDPOINTS: Final = (
     ENV_OTLP_ENDPOINT,
