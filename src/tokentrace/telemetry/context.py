@@ -24,6 +24,7 @@ from opentelemetry import context as otel_context
 from opentelemetry.context.contextvars_context import ContextVarsRuntimeContext
 
 from .. import names
+from .._guard import internal_error
 from ..tracking import MAX_TRACKING_ID_LENGTH
 
 __all__ = ["OtelCarrier"]
@@ -69,10 +70,18 @@ class OtelCarrier:
         return read
 
     def enter(self, path: tuple[str, ...]) -> object:
-        carried = otel_context.set_value(_KEY, path)
-        if self._baggage:
-            carried = baggage.set_baggage(names.BAGGAGE_TRACKING_ID, path[-1], carried)
-        return otel_context.attach(carried)
+        try:
+            carried = otel_context.set_value(_KEY, path)
+            if self._baggage:
+                carried = baggage.set_baggage(names.BAGGAGE_TRACKING_ID, path[-1], carried)
+            return otel_context.attach(carried)
+        except Exception as exc:  # track() itself never fails on our account
+            internal_error("putting the tracking path in the OpenTelemetry context", exc)
+            return None
 
     def leave(self, token: object) -> None:
-        otel_context.detach(token)  # type: ignore[arg-type]
+        if token is not None:
+            try:
+                otel_context.detach(token)  # type: ignore[arg-type]
+            except Exception as exc:
+                internal_error("taking the tracking path out of the OpenTelemetry context", exc)
