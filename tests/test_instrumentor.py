@@ -248,3 +248,10 @@ def test_a_bad_environment_variable_names_itself(
     assert message.startswith(f"environment variable {variable}: expected ")
     assert repr(raw) in message and "\n" not in message
     assert "invalid literal" not in message
+
+
+def test_every_setting_checks_its_argument() -> None:
+    """A setting added to the table without an argument check fails here, not in a user's app."""
+    from tokentrace import config
+
+    assert set(config._ARGUMENTS) == {spec.name for spec in config._FIELDS}

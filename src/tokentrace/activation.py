@@ -86,7 +86,14 @@ def _aiohttp_patches(recorder: Recorder) -> list[Patch]:
     return [(m, a, wrapper) for m, a in aiohttp_session.TARGETS]
 
 
+def _pool_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import pools
+
+    return [(m, a, pools.submit_in_context) for m, a in pools.TARGETS]
+
+
 _SDK_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"openai": _openai_patches}
+_POOL_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"concurrent.futures.thread": _pool_patches}
 _HTTP_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {
     "requests": _requests_patches,
     "httpx": _httpx_patches("httpx"),
@@ -183,7 +190,15 @@ class Instrumentation:
         from .patches._usage_hint import forget_hosts
 
         forget_hosts()  # a new instrument() tells each host again
-        self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
+        self._libraries = {
+            **_SDK_LIBRARIES,
+            **(_HTTP_LIBRARIES if settings.http else {}),
+            **(_POOL_LIBRARIES if settings.pool_context else {}),
+        }
+        from . import tracking
+        from .telemetry.context import OtelCarrier
+
+        tracking.set_carrier(OtelCarrier(baggage_too=settings.tracking_baggage))
         self._recorder = recorder  # on from here: a start that raised above left it off
         for library in self._libraries:
             if library in sys.modules:
@@ -240,6 +255,9 @@ class Instrumentation:
                 _unwrap(module_name, attribute)
         self._patched = {}
         self._recorder = None
+        from . import tracking
+
+        tracking.set_carrier(None)
         if self._ledger is not None:
             self._ledger.retire()
             self._ledger = None

@@ -133,6 +133,8 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
+    _Field("pool_context", names.ENV_POOL_CONTEXT, _parse_bool),
+    _Field("tracking_baggage", names.ENV_TRACKING_BAGGAGE, _parse_bool),
 )
 
 
@@ -174,6 +176,14 @@ class Settings:
     """Also record each call's cost in the ``gen_ai.client.operation.cost`` histogram. Off by
     default: one more SDK histogram point per call, about as much as the rest of pricing; the
     cost counter (totals and rates by model and tracking id) is always on and nearly free."""
+    pool_context: bool = True
+    """Work submitted to a ``concurrent.futures.ThreadPoolExecutor`` (``submit``, ``map``,
+    ``loop.run_in_executor``) from inside ``track()`` runs with the submitter's context, as an
+    asyncio task does, so its calls carry the tracking id."""
+    tracking_baggage: bool = False
+    """Also put the innermost tracking id in W3C baggage (``tokentrace.tracking_id``), so an
+    instrumented HTTP client takes it to downstream services, and read it from baggage when the
+    calling context has no ``track()`` of its own (a service downstream)."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -287,6 +297,8 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "cost_breakdown": _flag,
     "cost_histogram": _flag,
     "budget_failure_mode": _failure_mode,
+    "pool_context": _flag,
+    "tracking_baggage": _flag,
 }
 
 

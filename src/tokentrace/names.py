@@ -104,6 +104,16 @@ BUDGET_UNAVAILABLE: Final = "unavailable"
 BUDGET_FAILURE_OPEN: Final = "open"
 BUDGET_FAILURE_CLOSED: Final = "closed"
 BUDGET_FAILURE_MODES: Final = (BUDGET_FAILURE_OPEN, BUDGET_FAILURE_CLOSED)
+CONTEXT_TRACKING_PATH: Final = "tokentrace-tracking-path"
+"""The OpenTelemetry context key (made unique by ``context.create_key``) the tracking path travels
+under, so whatever carries the OpenTelemetry context across threads carries it too."""
+BAGGAGE_TRACKING_ID: Final = "tokentrace.tracking_id"
+"""The W3C baggage entry the innermost tracking id travels in, to downstream services, with the
+``tracking_baggage`` setting."""
+CALL_STATUS_REFUSED: Final = "refused"
+"""``CallRecord.status`` and the ledger's ``status`` of a call a budget refused before sending."""
+REFUSAL_ERROR_TYPE: Final = "BudgetExceededError"
+"""The ``error.type`` of a call a budget refused: how a refusal is told apart from a failure."""
 BUDGET_DOWNGRADED: Final = "downgraded"
 BUDGET_WARNED: Final = "warned"
 BUDGET_UNIT_TOKENS: Final = "tokens"
@@ -207,6 +217,8 @@ ENV_LEDGER: Final = "TOKENTRACE_LEDGER"
 ENV_BUDGET_FAILURE_MODE: Final = "TOKENTRACE_BUDGET_FAILURE_MODE"
 ENV_COST_BREAKDOWN: Final = "TOKENTRACE_COST_BREAKDOWN"
 ENV_COST_HISTOGRAM: Final = "TOKENTRACE_COST_HISTOGRAM"
+ENV_POOL_CONTEXT: Final = "TOKENTRACE_POOL_CONTEXT"
+ENV_TRACKING_BAGGAGE: Final = "TOKENTRACE_TRACKING_BAGGAGE"
 ENV_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_ENDPOINTS: Final = (
     ENV_OTLP_ENDPOINT,

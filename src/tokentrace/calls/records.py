@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .. import names
 from .providers import OPENAI_PROVIDERS, Endpoint
 
 if TYPE_CHECKING:
@@ -93,10 +94,13 @@ class CallRecord(NamedTuple):
 
     @property
     def status(self) -> str:
-        """``ok``, ``error`` or ``timeout``."""
+        """``ok``, ``error``, ``timeout`` or ``refused`` (a budget refused it: it was never sent)."""
         if self.timed_out:
             return "timeout"
-        return "error" if self.error_type else "ok"
+        error_type = self.error_type
+        if error_type:
+            return names.CALL_STATUS_REFUSED if error_type == names.REFUSAL_ERROR_TYPE else "error"
+        return "ok"
 
 
 class LLMCall:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from .. import tracking
 from .._guard import internal_error
 from ..budgets.gate import gate as budget_gate
 from ..calls import content
@@ -28,7 +29,7 @@ from ..calls.apis import OPERATIONS, ApiKind
 from ..calls.apis.request import request_attributes
 from ..calls.fields import model_name
 from ..calls.providers import OPENAI_PROVIDERS, Endpoint, host_matches
-from ..tracking import current_path
+from ..tracking import path_here
 
 if TYPE_CHECKING:
     from ..calls.records import LLMCall, ResponseInfo
@@ -85,7 +86,8 @@ class CallSite:
         """
         recorder = self.recorder
         model = model_name(body.get("model"))
-        path = current_path()
+        # The context variable first (a call of C); the OpenTelemetry context only when it is empty.
+        path = path_here() or tracking.carried_path()
         budgets = recorder.budgets
         gate = (
             None
