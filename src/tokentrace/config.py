@@ -20,6 +20,7 @@ from .calls.apis import SHAPES as _API_SHAPES
 __all__ = ["DEFAULT_STREAM_USAGE_HOSTS", "Settings", "SettingsError", "StreamUsagePolicy"]
 
 StreamUsagePolicy = Literal["auto", "always", "never"]
+CoexistMode = Literal["enrich", "own", "both"]
 
 # Hosts known to accept ``stream_options={"include_usage": true}`` on chat completions. Others may
 # reject an unknown field, so in ``auto`` mode we only add it where it is known to be safe. A leading
@@ -58,6 +59,13 @@ def _parse_policy(raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("auto", "always", "never"):
         raise ValueError(f"expected auto, always or never, got {raw!r}")
+    return value
+
+
+def _parse_coexist(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in names.COEXIST_MODES:
+        raise ValueError(f"expected {', '.join(names.COEXIST_MODES)}, got {raw!r}")
     return value
 
 
@@ -114,6 +122,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
+    _Field("coexist", names.ENV_COEXIST, _parse_coexist),
 )
 
 
@@ -149,6 +158,11 @@ class Settings:
     """Also record each call's cost in the ``gen_ai.client.operation.cost`` histogram. Off by
     default: one more SDK histogram point per call, about as much as the rest of pricing; the
     cost counter (totals and rates by model and tracking id) is always on and nearly free."""
+    coexist: CoexistMode = "enrich"
+    """What tokentrace does when another instrumentation's GenAI span of the call is open (DESIGN
+    §7a): ``enrich`` puts cost, tracking id and price on that span and leaves the token and duration
+    histograms to it; ``own`` records everything itself and asks instrumentations under it to step
+    aside (OpenTelemetry's suppression key); ``both`` lets both record."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -195,6 +209,11 @@ def _coerce(spec: _Field, value: Any) -> Any:
                 f"instrument(http_endpoints=...): unknown API shape(s) {bad}; use {_API_SHAPES}"
             )
         return dict(value)
+    if spec.name == "coexist":
+        try:
+            return _parse_coexist(str(value))
+        except ValueError as exc:
+            raise SettingsError(f"instrument(coexist=...): {exc}") from None
     if spec.name == "stream_usage":
         try:
             return _parse_policy(str(value))
