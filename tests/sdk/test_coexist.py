@@ -247,3 +247,19 @@ def test_coexist_setting() -> None:
         Settings.resolve({}, {"TOKENTRACE_COEXIST": "replace"})
     with pytest.raises(SettingsError, match="coexist"):
         Settings.resolve({"coexist": "replace"}, {})
+
+
+def test_a_stream_closed_early_is_enriched_before_its_owner_ends_it(
+    instrument: Any, telemetry: Telemetry, official: None
+) -> None:
+    """openai-v2 ends its span when its stream wrapper closes, after closing the stream inside it."""
+    instrument()
+    stream = make_client(handler()).chat.completions.create(model="gpt-4.1", messages=MESSAGES, stream=True)
+    next(iter(stream))
+    stream.close()
+
+    (span,) = genai_spans(telemetry)
+    attrs = dict(span.attributes or {})
+    assert attrs["tokentrace.stream.end"] == "closed"
+    assert attrs["tokentrace.cost.unknown_reason"] == "no_usage"
+    assert (telemetry.metrics()["tokentrace.calls.cost_unknown"][0]).value == 1
