@@ -263,3 +263,28 @@ def test_a_stream_closed_early_is_enriched_before_its_owner_ends_it(
     assert attrs["tokentrace.stream.end"] == "closed"
     assert attrs["tokentrace.cost.unknown_reason"] == "no_usage"
     assert (telemetry.metrics()["tokentrace.calls.cost_unknown"][0]).value == 1
+
+
+def test_a_plain_http_call_under_an_sdks_own_genai_span_enriches_it(instrumented: Telemetry) -> None:
+    """An SDK tokentrace sees only through HTTP (the anthropic SDK opens its own CLIENT span)."""
+    import requests
+
+    from tokentrace.demo.server import DevServer
+
+    tracer = instrumented.tracer_provider.get_tracer("some.sdk")
+    attributes = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4.1"}
+    with (
+        DevServer() as server,
+        tracer.start_as_current_span("chat gpt-4.1", kind=SpanKind.CLIENT, attributes=attributes),
+    ):
+        body = {"model": "gpt-4.1", "messages": MESSAGES}
+        usage = requests.post(f"{server.base_url}/chat/completions", json=body, timeout=30).json()["usage"]
+
+    (span,) = genai_spans(instrumented)
+    assert span.instrumentation_scope is not None
+    assert span.instrumentation_scope.name == "some.sdk"
+    attrs = dict(span.attributes or {})
+    assert attrs["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]  # it had none: filled in
+    assert attrs["gen_ai.usage.cost.amount"] > 0
+    assert token_sum(instrumented) == 0  # a CLIENT GenAI span's owner records its histograms
+    assert "gen_ai.client.cost" in instrumented.metrics()
