@@ -27,6 +27,7 @@ __all__ = [
 
 StreamUsagePolicy = Literal["auto", "always", "never"]
 BudgetFailureMode = Literal["open", "closed"]
+CoexistMode = Literal["enrich", "own", "both"]
 
 # Hosts known to accept ``stream_options={"include_usage": true}`` on chat completions. Others may
 # reject an unknown field, so in ``auto`` mode we only add it where it is known to be safe. A leading
@@ -72,6 +73,13 @@ def _parse_failure_mode(raw: str) -> str:
     value = raw.strip().lower()
     if value not in names.BUDGET_FAILURE_MODES:
         raise ValueError(f"expected open or closed, got {raw!r}")
+    return value
+
+
+def _parse_coexist(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in names.COEXIST_MODES:
+        raise ValueError(f"expected {', '.join(names.COEXIST_MODES)}, got {raw!r}")
     return value
 
 
@@ -135,6 +143,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
     _Field("pool_context", names.ENV_POOL_CONTEXT, _parse_bool),
     _Field("tracking_baggage", names.ENV_TRACKING_BAGGAGE, _parse_bool),
+    _Field("coexist", names.ENV_COEXIST, _parse_coexist),
 )
 
 
@@ -184,6 +193,11 @@ class Settings:
     """Also put the innermost tracking id in W3C baggage (``tokentrace.tracking_id``), so an
     instrumented HTTP client takes it to downstream services, and read it from baggage when the
     calling context has no ``track()`` of its own (a service downstream)."""
+    coexist: CoexistMode = "enrich"
+    """What tokentrace does when another instrumentation's GenAI span of the call is open (DESIGN
+    §7a): ``enrich`` puts cost, tracking id and price on that span and leaves the token and duration
+    histograms to it; ``own`` records everything itself and asks instrumentations under it to step
+    aside (OpenTelemetry's suppression key); ``both`` lets both record."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -244,6 +258,10 @@ def _failure_mode(value: Any) -> str:
     raise ValueError(f"expected open or closed, got {value!r}")  # only strings are read
 
 
+def _coexist(value: Any) -> str:
+    raise ValueError(f"expected {', '.join(names.COEXIST_MODES)}, got {value!r}")  # only strings are read
+
+
 def _names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"expected a list of strings (or one comma-separated string), got {value!r}")
@@ -299,6 +317,7 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "budget_failure_mode": _failure_mode,
     "pool_context": _flag,
     "tracking_baggage": _flag,
+    "coexist": _coexist,
 }
 
 

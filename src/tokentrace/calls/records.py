@@ -117,6 +117,8 @@ class LLMCall:
         "metric_attributes",
         "openai_api",
         "operation",
+        "peer",
+        "peer_metrics",
         "request_model",
         "response",
         "secrets",
@@ -129,6 +131,8 @@ class LLMCall:
         "usage_injected",
         "wall_start",
     )
+    peer_metrics: bool
+    """Set with ``peer``: whether that instrumentation records the token and duration histograms."""
 
     def __init__(
         self, operation: str, request_model: str | None, endpoint: Endpoint, stream: bool, span: Any
@@ -155,6 +159,9 @@ class LLMCall:
         self.secrets: tuple[str | None, ...] = ()
         """The client's own credentials, kept out of error messages (set by the patch on failure)."""
         self.openai_api = endpoint.provider in OPENAI_PROVIDERS
+        self.peer: Any = None
+        """Another instrumentation's open GenAI span of this call, which tokentrace enriches instead
+        of opening its own (``span`` is then a non-recording span with the same ids)."""
 
     @property
     def tracking_id(self) -> str | None:
