@@ -21,6 +21,8 @@ OPENAI_2="openai>=2,<3 httpx<1"
 # them together. opentelemetry-instrumentation-openai-v2 2.4b0 needs opentelemetry-util-genai < 1.2.
 FRAMEWORKS="openai==3.3.0 langchain-openai==1.8.1 litellm==1.110.2 openai-agents==0.24.0 instructor==1.17.0
   pydantic-ai-slim[openai]==2.38.0 opentelemetry-instrumentation-openai-v2==2.4b0 opentelemetry-util-genai==1.1b0"
+# llama-index's OpenAI LLM in the openai 2.x compat venv (it runs tests/frameworks/test_llama_index.py).
+LLAMA_INDEX="llama-index-llms-openai==0.8.3 llama-index-core==0.14.25"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 setup() {
@@ -50,6 +52,9 @@ compat_one() {  # $1: venv dir, rest: requirement specs
 compat() {
   compat_one .venv-openai-oldest $OLDEST_OPENAI
   compat_one .venv-openai-2 "$OPENAI_2"
+  # shellcheck disable=SC2086
+  .venv-openai-2/bin/python -m pip install -q "$OPENAI_2" $LLAMA_INDEX
+  .venv-openai-2/bin/python -m pytest -q tests/frameworks/test_llama_index.py
 }
 
 frameworks() {
