@@ -53,7 +53,7 @@ compat() {
   compat_one .venv-openai-oldest $OLDEST_OPENAI
   compat_one .venv-openai-2 "$OPENAI_2"
   # shellcheck disable=SC2086
-  .venv-openai-2/bin/python -m pip install -q "$OPENAI_2" $LLAMA_INDEX
+  .venv-openai-2/bin/python -m pip install -q $OPENAI_2 $LLAMA_INDEX
   .venv-openai-2/bin/python -m pytest -q tests/frameworks/test_llama_index.py
 }
 
