@@ -33,12 +33,19 @@ SUPPRESS_INSTRUMENTATION_PLAIN: Final = "suppress_instrumentation"
 OWN_ATTRIBUTE_PREFIXES: Final = ("tokentrace.", "gen_ai.usage.cost.")
 """tokentrace's own attributes, which it sets on another instrumentation's span whatever is there;
 the rest of a finished call's attributes it adds only where that span has none."""
+PEER_RECORDS_ALL: Final = "all"
+"""A peer instrumentation records the token and duration histograms of its calls itself."""
+PEER_RECORDS_TOKENS: Final = "tokens"
+"""A peer records the token histogram (and time to first chunk), not the duration histogram."""
+PEER_RECORDS_NONE: Final = "none"
+"""A peer records spans only: tokentrace records every histogram of the call."""
 PEER_SCOPES: Final = {
-    # instrumentation scope -> whether it records the token and duration histograms of its calls
-    "opentelemetry.instrumentation.openai_v2": True,  # the official openai-v2, v1.30 conventions
-    "opentelemetry.util.genai.handler": True,  # the same, gen_ai_latest_experimental
-    "pydantic-ai": True,  # pydantic-ai's (and logfire's) model request spans, INTERNAL
-    "openinference.instrumentation.openai": False,  # OpenInference records spans only, INTERNAL
+    # instrumentation scope -> which histograms of its calls it records itself
+    "opentelemetry.instrumentation.openai_v2": PEER_RECORDS_ALL,  # the official openai-v2, v1.30
+    "opentelemetry.util.genai.handler": PEER_RECORDS_ALL,  # the same, gen_ai_latest_experimental
+    # pydantic-ai's (and logfire's) model request spans, INTERNAL: tokens and time to first chunk
+    "pydantic-ai": PEER_RECORDS_TOKENS,
+    "openinference.instrumentation.openai": PEER_RECORDS_NONE,  # spans only, INTERNAL
 }
 """Scopes whose spans are a GenAI call's span whatever their kind. A span of any other scope
 counts when it is a CLIENT span with a GenAI attribute (OpenLLMetry, OpenLIT, SDKs' own spans),

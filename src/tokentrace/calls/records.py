@@ -131,7 +131,7 @@ class LLMCall:
         "usage_injected",
         "wall_start",
     )
-    peer_metrics: bool
+    peer_metrics: str
     """Set with ``peer``: whether that instrumentation records the token and duration histograms."""
 
     def __init__(

@@ -71,6 +71,10 @@ class StableInstruments:
                 usage.output_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT}
             )
 
+    def record_duration(self, operation: str, duration: float, attributes: dict[str, Any]) -> None:
+        """The duration histogram alone: a call whose other instrumentation records only tokens."""
+        self.duration.record(duration, attributes)
+
     def record_usage(self, operation: str, usage: Usage | None, attributes: dict[str, Any]) -> None:
         """The token histogram alone: the tokens of a call whose other instrumentation never saw them."""
         if usage is None:
@@ -137,6 +141,13 @@ class LatestInstruments:
         for field, counter in self._counters:
             value = getattr(usage, field) if usage is not None else None
             counter.add(value or 0, counter_attributes)
+
+    def record_duration(self, operation: str, duration: float, attributes: dict[str, Any]) -> None:
+        """The duration histogram alone: a call whose other instrumentation records only tokens."""
+        if operation == names.OP_EMBEDDINGS:
+            self.embeddings_duration.record(duration, attributes)
+        else:
+            self.duration.record(duration, attributes)
 
     def record_usage(self, operation: str, usage: Usage | None, attributes: dict[str, Any]) -> None:
         """The token instruments alone: the tokens of a call whose other instrumentation never saw them."""

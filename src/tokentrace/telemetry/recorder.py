@@ -273,17 +273,21 @@ class Recorder:
                     if key not in present or key.startswith(names.OWN_ATTRIBUTE_PREFIXES)
                 }
             )
-        if not call.peer_metrics:
+        recorded = call.peer_metrics
+        if recorded == names.PEER_RECORDS_NONE:
             self._instruments.record(
                 call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
             )
-        elif call.usage_injected:
+            return
+        if recorded == names.PEER_RECORDS_TOKENS:
+            self._instruments.record_duration(call.operation, call.duration, metric_attributes)
+        if call.usage_injected:
             self._instruments.record_usage(call.operation, usage, metric_attributes)
 
 
-def _peer_records(span: ReadableSpan) -> bool | None:
+def _peer_records(span: ReadableSpan) -> str | None:
     """Whether an open SDK span is another instrumentation's GenAI span of the call (None if not),
-    and if so whether that instrumentation records the token and duration histograms."""
+    and if so which histograms that instrumentation records (``names.PEER_RECORDS_*``)."""
     if span.end_time is not None:
         return None
     scope = span.instrumentation_scope
@@ -296,13 +300,13 @@ def _peer_records(span: ReadableSpan) -> bool | None:
     if span.kind is SpanKind.CLIENT:
         attributes = span.attributes
         if attributes and (names.GEN_AI_OPERATION_NAME in attributes or names.GEN_AI_SYSTEM in attributes):
-            return True
+            return names.PEER_RECORDS_ALL
     return None
 
 
 def _start_enriching(
     peer: Any,
-    records: bool,
+    records: str,
     operation: str,
     request_model: str | None,
     endpoint: Endpoint,
