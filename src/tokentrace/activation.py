@@ -148,6 +148,7 @@ class Instrumentation:
         if settings.budgets is not None:
             self.set_budgets(settings.budgets)
         self.budgets.failure_mode = settings.budget_failure_mode
+        self.budgets.use_store(_budget_store(settings), lease=settings.budget_store_lease)
         import wrapt
         from opentelemetry import metrics, trace
 
@@ -231,6 +232,20 @@ class Instrumentation:
         if self._ledger is not None:
             self._ledger.retire()
             self._ledger = None
+
+
+def _budget_store(settings: Settings) -> Any:
+    """The shared budget store the settings name, or None; redis-py is imported only then."""
+    if settings.budget_store is None:
+        return None
+    from .budgets.redis_store import RedisStore
+
+    return RedisStore(
+        settings.budget_store,
+        prefix=settings.budget_store_prefix,
+        timeout=settings.budget_store_timeout,
+        password=settings.budget_store_password,
+    )
 
 
 _INSTANCE = Instrumentation()
