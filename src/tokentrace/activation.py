@@ -145,10 +145,12 @@ class Instrumentation:
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
         # A bad price file is the user's to fix: it raises here, never in the middle of a call.
         self.set_prices("file", tuple(load_price_file(settings.prices)) if settings.prices else ())
+        # A missing redis client raises here, before the budgets change: a failed start changes nothing.
+        store = _budget_store(settings)
         if settings.budgets is not None:
             self.set_budgets(settings.budgets)
         self.budgets.failure_mode = settings.budget_failure_mode
-        self.budgets.use_store(_budget_store(settings), lease=settings.budget_store_lease)
+        self.budgets.use_store(store, lease=settings.budget_store_lease)
         import wrapt
         from opentelemetry import metrics, trace
 

@@ -198,6 +198,13 @@ BUDGET_REMAINING_METRIC: Final = "tokentrace.budget.remaining"
 BUDGET_SPENT_METRIC: Final = "tokentrace.budget.spent"
 
 # --- environment variables -----------------------------------------------------------------------
+# The metrics above as Prometheus names them (opentelemetry-exporter-prometheus, scraped):
+# what ``tokentrace report --prometheus`` queries. Attribute names there have "_" for ".".
+PROM_COST_TOTAL: Final = "gen_ai_client_cost_USD_total"
+PROM_TOKEN_USAGE_SUM: Final = "gen_ai_client_token_usage_sum"
+PROM_DURATION_COUNT: Final = "gen_ai_client_operation_duration_seconds_count"
+PROM_DURATION_SUM: Final = "gen_ai_client_operation_duration_seconds_sum"
+
 ENV_CAPTURE_CONTENT: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV_SEMCONV_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
 SEMCONV_OPT_IN_LATEST: Final = "gen_ai_latest_experimental"

@@ -149,6 +149,7 @@ def main() -> None:
         }
         if spec["store"]:
             settings.update(budget_store=spec["store"], budget_store_prefix=spec["prefix"])
+            settings.update(budget_store_timeout=spec.get("timeout", 0.05))
         tokentrace.instrument(**settings)
     figures = {"spend": spend, "steady": steady, "hold": hold}[spec["mode"]](spec)
     print(json.dumps(figures), flush=True)

@@ -309,6 +309,7 @@ def test_instrument_with_a_store_shares_the_budget_of_real_sdk_calls(
         assert devserver.requests == []  # refused before anything was sent
     finally:
         instrumentation().set_budgets([])
+        instrumentation().budgets.use_store(None)
     [span] = telemetry.spans()
     assert [e.attributes["tokentrace.budget.outcome"] for e in span.events if e.attributes] == ["refused"]
 
@@ -325,6 +326,7 @@ def test_instrument_closed_refuses_when_the_store_is_down_and_records_no_passwor
             client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
     finally:
         instrumentation().set_budgets([])
+        instrumentation().budgets.use_store(None)
     assert devserver.requests == []
     [span] = telemetry.spans()
     assert "hunter2secret" not in str(span.to_json())
@@ -333,9 +335,14 @@ def test_instrument_closed_refuses_when_the_store_is_down_and_records_no_passwor
 def test_a_missing_redis_client_is_one_clear_error_at_instrument(
     instrument: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    before = instrumentation().budgets.shared
     monkeypatch.setitem(sys.modules, "redis", None)  # what an install without tokentrace[redis] has
     with pytest.raises(ImportError, match=r"tokentrace\[redis\]"):
         instrument(budgets=[Budget(limit_usd="5")], budget_store="redis://127.0.0.1:1/0")
+    # The failed start changed nothing: no budget, no store, still off.
+    assert instrumentation().budgets.budgets == ()
+    assert instrumentation().budgets.shared is before
+    assert not instrumentation().active
 
 
 def test_the_store_settings_come_from_the_environment_and_never_echo_the_url() -> None:

@@ -156,12 +156,15 @@ class BudgetBook:
         it) from the next call on; None goes back to memory. ``lease``: seconds a reservation
         lives there if its call never settles; ``retry_after``: seconds the store is left alone
         after it failed to answer."""
+        previous = self._shared
         if store is None:
             self._shared = None
-            return
-        from .shared import SharedBudgets
+        else:
+            from .shared import SharedBudgets
 
-        self._shared = SharedBudgets(store, lease=lease, clock=self._clock, retry_after=retry_after)
+            self._shared = SharedBudgets(store, lease=lease, clock=self._clock, retry_after=retry_after)
+        if previous is not None and previous.store is not store:
+            previous.store.close()  # its sockets; a late call settling there connects again
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
