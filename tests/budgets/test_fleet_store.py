@@ -48,10 +48,16 @@ class Clock:
 
 
 def shared_book(
-    server: RedisServer, budgets: list[Budget], clock: Clock, *, lease: float = 60, failure_mode: str = "open"
+    server: RedisServer,
+    budgets: list[Budget],
+    clock: Clock,
+    *,
+    lease: float = 60,
+    failure_mode: str = "open",
+    prefix: str = "t",
 ) -> BudgetBook:
     book = BudgetBook(budgets, clock=clock, failure_mode=failure_mode)
-    book.use_store(RedisStore(server.url, prefix="t", timeout=0.05), lease=lease, retry_after=0.2)
+    book.use_store(RedisStore(server.url, prefix=prefix, timeout=0.05), lease=lease, retry_after=0.2)
     return book
 
 
@@ -365,3 +371,28 @@ def test_the_store_settings_come_from_the_environment_and_never_echo_the_url() -
         config.Settings.resolve({}, {"TOKENTRACE_BUDGET_STORE": "memcached://:secretpw@host"})
     assert "secretpw" not in str(bad.value)
     assert safe_url("rediss://user:pw@[::1]:6380/0") == "rediss://user:***@[::1]:6380/0"
+
+
+ONE_CALL_USD = Decimal(8 * 2 + 7 * 8) / 1_000_000  # gpt-4.1 at the devserver's counts: 8 in, 7 out
+
+
+def test_a_redis_restarted_empty_is_seeded_from_this_hosts_ledger(
+    instrument: Any, devserver: DevServer, redis_server: RedisServer, tmp_path: Path
+) -> None:
+    budget = Budget(limit_usd="1", window="day", name="ledger-seeded")
+    instrument(budgets=[budget], budget_store=redis_server.url, ledger=str(tmp_path / "calls.sqlite3"))
+    client: Any = openai.OpenAI(base_url=devserver.base_url, api_key="k", max_retries=0, timeout=10)
+    try:
+        for _ in range(3):
+            client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+        assert tokentrace.budget_states()[0].spent == 3 * ONE_CALL_USD
+        assert instrumentation().ledger.flush()
+        redis_server.restart_empty()
+        # The first read after the restart finds the budget unknown to Redis and seeds it.
+        wait_until(lambda: tokentrace.budget_states()[0].spent == 3 * ONE_CALL_USD, "Redis was never seeded")
+        client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
+        observer = shared_book(redis_server, [budget], Clock(time.time()), prefix="tokentrace")
+        assert observer.states()[0].spent == 4 * ONE_CALL_USD
+    finally:
+        instrumentation().set_budgets([])
+        instrumentation().budgets.use_store(None)

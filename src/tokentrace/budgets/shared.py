@@ -310,6 +310,7 @@ class SharedBudgets:
             )
 
     def _came_back(self) -> None:
+        """The store answers again: hand it the spend kept meanwhile (said once, if any)."""
         with self._lock:
             pending, self._pending = self._pending, {}
             was_down, self._outage_reported = self._outage_reported, False
@@ -327,7 +328,7 @@ class SharedBudgets:
             )
             self._went_down(exc)
             return
-        if was_down:
+        if was_down and ops:
             logger.warning(
                 "tokentrace: the budget store %s answers again; %d spend(s) kept meanwhile were added to it",
                 self.store.url,
@@ -372,9 +373,13 @@ class SharedBudgets:
                 results = self.store.run(ops) if ops else []
                 if self._pending or self._outage_reported:
                     self._came_back()
+                read = [RedisStore.reserve_result(raw) for raw in results]
+                self._seed(
+                    [tally for (tally, _), result in zip(plans, read, strict=True) if result.fresh], now
+                )
                 return [
-                    self._state(tally, bounds, RedisStore.reserve_result(raw))
-                    for (tally, bounds), raw in zip(plans, results, strict=True)
+                    self._state(tally, bounds, result)
+                    for (tally, bounds), result in zip(plans, read, strict=True)
                 ]
             except StoreUnavailable as exc:
                 self._went_down(exc)
