@@ -313,6 +313,10 @@ def test_instrument_with_a_store_shares_the_budget_of_real_sdk_calls(
         with pytest.raises(BudgetExceededError):
             client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
         assert devserver.requests == []  # refused before anything was sent
+        # The gauges show the fleet's spend, which this process never made itself.
+        metrics = telemetry.metrics()
+        assert [p.value for p in metrics["tokentrace.budget.spent"]] == [pytest.approx(0.0001)]
+        assert [p.value for p in metrics["tokentrace.budget.remaining"]] == [0.0]
     finally:
         instrumentation().set_budgets([])
         instrumentation().budgets.use_store(None)
