@@ -31,6 +31,21 @@ setup() {
   fi
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  ensure_redis_server
+}
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi
+}
+
+# The fleet-budget tests start their own redis-server (Debian's package) on a free loopback port.
+ensure_redis_server() {
+  if command -v redis-server >/dev/null; then
+    return
+  fi
+  echo "dev.sh: installing redis-server (Debian package) for the fleet-budget tests" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 }
 
 format() { "$VENV/bin/ruff" format . && "$VENV/bin/ruff" check --select I --fix -q .; }

@@ -19,7 +19,15 @@ from .activation import (
     set_prices,
     summary,
 )
-from .budgets import Budget, BudgetError, BudgetExceededError, BudgetState, BudgetUnavailableError, Window
+from .budgets import (
+    Budget,
+    BudgetError,
+    BudgetExceededError,
+    BudgetState,
+    BudgetStoreError,
+    BudgetUnavailableError,
+    Window,
+)
 from .config import Settings, SettingsError
 from .pricing import PriceFileError, PriceOverride
 from .summary import GroupSummary, format_summary
@@ -33,6 +41,7 @@ __all__ = [
     "BudgetError",
     "BudgetExceededError",
     "BudgetState",
+    "BudgetStoreError",
     "BudgetUnavailableError",
     "GroupSummary",
     "Instrumentation",

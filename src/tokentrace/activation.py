@@ -161,9 +161,12 @@ class Instrumentation:
         settings = Settings.resolve({k: v for k, v in kwargs.items() if k not in _PROVIDER_ARGS})
         # A bad price file is the user's to fix: it raises here, never in the middle of a call.
         self.set_prices("file", tuple(load_price_file(settings.prices)) if settings.prices else ())
+        # A missing redis client raises here, before the budgets change: a failed start changes nothing.
+        store = _budget_store(settings)
         if settings.budgets is not None:
             self.set_budgets(settings.budgets)
         self.budgets.failure_mode = settings.budget_failure_mode
+        self.budgets.use_store(store, lease=settings.budget_store_lease)
         import wrapt
         from opentelemetry import metrics, trace
 
@@ -261,6 +264,20 @@ class Instrumentation:
         if self._ledger is not None:
             self._ledger.retire()
             self._ledger = None
+
+
+def _budget_store(settings: Settings) -> Any:
+    """The shared budget store the settings name, or None; redis-py is imported only then."""
+    if settings.budget_store is None:
+        return None
+    from .budgets.redis_store import RedisStore
+
+    return RedisStore(
+        settings.budget_store,
+        prefix=settings.budget_store_prefix,
+        timeout=settings.budget_store_timeout,
+        password=settings.budget_store_password,
+    )
 
 
 _INSTANCE = Instrumentation()

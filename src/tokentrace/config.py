@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from . import names
@@ -83,6 +83,34 @@ def _parse_coexist(raw: str) -> str:
     return value
 
 
+def _parse_store(raw: str) -> str | None:
+    value = raw.strip()
+    if not value:
+        return None
+    scheme, sep, _ = value.partition("://")
+    if not sep or scheme.lower() not in names.BUDGET_STORE_SCHEMES:
+        # The URL itself may hold a password: the message shows its scheme only.
+        raise ValueError(f"expected a redis:// or rediss:// URL, got one starting {scheme[:10]!r}")
+    return value
+
+
+def _parse_seconds(raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 1e6:
+        raise ValueError(f"expected a number of seconds above zero, got {raw!r}")
+    return value
+
+
+def _parse_prefix(raw: str) -> str:
+    value = raw.strip()
+    if not value or any(c in value for c in "{} \t\n"):
+        raise ValueError(f"expected a non-empty key prefix without braces or spaces, got {raw!r}")
+    return value
+
+
 def _parse_count(raw: str) -> int:
     try:
         value = int(raw.strip())
@@ -138,6 +166,11 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
     _Field("budget_failure_mode", names.ENV_BUDGET_FAILURE_MODE, _parse_failure_mode),
+    _Field("budget_store", names.ENV_BUDGET_STORE, _parse_store),
+    _Field("budget_store_password", names.ENV_BUDGET_STORE_PASSWORD, str),
+    _Field("budget_store_prefix", names.ENV_BUDGET_STORE_PREFIX, _parse_prefix),
+    _Field("budget_store_timeout", names.ENV_BUDGET_STORE_TIMEOUT, _parse_seconds),
+    _Field("budget_store_lease", names.ENV_BUDGET_STORE_LEASE, _parse_seconds),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
@@ -175,7 +208,19 @@ class Settings:
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
     budget_failure_mode: BudgetFailureMode = "open"
     """What a call gets when its budgets cannot be checked: ``open`` sends it (logged once),
-    ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book."""
+    ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book.
+    It also decides what calls get while the shared budget store is unreachable."""
+    budget_store: str | None = field(default=None, repr=False)
+    """A ``redis://`` or ``rediss://`` URL: every budget's spend and reservations are kept there,
+    shared by every process and machine naming the same store (docs/fleet.md). None: in memory."""
+    budget_store_password: str | None = field(default=None, repr=False)
+    """The store's password, when it is not in the URL. Never logged or recorded."""
+    budget_store_prefix: str = names.BUDGET_STORE_DEFAULT_PREFIX
+    """The first part of every key in the store, so several apps can share one Redis."""
+    budget_store_timeout: float = names.BUDGET_STORE_DEFAULT_TIMEOUT
+    """Seconds a call waits on the store per round trip before counting it as unreachable."""
+    budget_store_lease: float = names.BUDGET_STORE_DEFAULT_LEASE
+    """Seconds a call's reservation lives in the store if the call never settles (a crash)."""
     ledger: str | bool | None = None
     """A path, True (the default path), False (off), or None: on when the app has no telemetry
     pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
@@ -262,6 +307,24 @@ def _coexist(value: Any) -> str:
     raise ValueError(f"expected {', '.join(names.COEXIST_MODES)}, got {value!r}")  # only strings are read
 
 
+def _store(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise ValueError("expected a redis:// or rediss:// URL")
+    return _parse_store(value)
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def _seconds(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"expected a number of seconds, got {value!r}")
+    return _parse_seconds(str(value))
+
+
 def _names(value: Any) -> tuple[str, ...]:
     if not isinstance(value, Iterable) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"expected a list of strings (or one comma-separated string), got {value!r}")
@@ -318,6 +381,11 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "pool_context": _flag,
     "tracking_baggage": _flag,
     "coexist": _coexist,
+    "budget_store": _store,
+    "budget_store_password": _text,
+    "budget_store_prefix": lambda value: _parse_prefix(_text(value)),
+    "budget_store_timeout": _seconds,
+    "budget_store_lease": _seconds,
 }
 
 

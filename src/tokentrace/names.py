@@ -148,8 +148,20 @@ BAGGAGE_TRACKING_ID: Final = "tokentrace.tracking_id"
 ``tracking_baggage`` setting."""
 CALL_STATUS_REFUSED: Final = "refused"
 """``CallRecord.status`` and the ledger's ``status`` of a call a budget refused before sending."""
-REFUSAL_ERROR_TYPE: Final = "BudgetExceededError"
-"""The ``error.type`` of a call a budget refused: how a refusal is told apart from a failure."""
+REFUSAL_ERROR_TYPES: Final = ("BudgetExceededError", "BudgetUnavailableError", "BudgetStoreError")
+"""The ``error.type`` of a call refused before sending: a budget said no, or its budgets could not be
+checked and ``budget_failure_mode`` is ``closed`` (the store's own error included). How a refusal
+is told apart from a failure."""
+_SQL_REFUSALS = ", ".join(f"'{t}'" for t in REFUSAL_ERROR_TYPES)
+SQL_REFUSAL_ERROR_TYPES: Final = f"({_SQL_REFUSALS})"
+"""The same as an SQL list, for the ledger's queries."""
+BUDGET_STORE_SCHEMES: Final = ("redis", "rediss")
+"""URL schemes of a shared budget store (``budget_store``): Redis, plain or over TLS."""
+BUDGET_STORE_DEFAULT_PREFIX: Final = "tokentrace"
+BUDGET_STORE_DEFAULT_TIMEOUT: Final = 0.05
+"""Seconds a call may wait on the shared budget store, per round trip, before it is unreachable."""
+BUDGET_STORE_DEFAULT_LEASE: Final = 300.0
+"""Seconds a reservation in the shared store lives unless settled: a crashed process's expire."""
 BUDGET_DOWNGRADED: Final = "downgraded"
 BUDGET_WARNED: Final = "warned"
 BUDGET_UNIT_TOKENS: Final = "tokens"
@@ -237,6 +249,13 @@ BUDGET_REMAINING_METRIC: Final = "tokentrace.budget.remaining"
 BUDGET_SPENT_METRIC: Final = "tokentrace.budget.spent"
 
 # --- environment variables -----------------------------------------------------------------------
+# The metrics above as Prometheus names them (opentelemetry-exporter-prometheus, scraped):
+# what ``tokentrace report --prometheus`` queries. Attribute names there have "_" for ".".
+PROM_COST_TOTAL: Final = "gen_ai_client_cost_USD_total"
+PROM_TOKEN_USAGE_SUM: Final = "gen_ai_client_token_usage_sum"
+PROM_DURATION_COUNT: Final = "gen_ai_client_operation_duration_seconds_count"
+PROM_DURATION_SUM: Final = "gen_ai_client_operation_duration_seconds_sum"
+
 ENV_CAPTURE_CONTENT: Final = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
 ENV_SEMCONV_OPT_IN: Final = "OTEL_SEMCONV_STABILITY_OPT_IN"
 SEMCONV_OPT_IN_LATEST: Final = "gen_ai_latest_experimental"
@@ -251,6 +270,11 @@ ENV_HTTP: Final = "TOKENTRACE_HTTP"
 ENV_HTTP_ENDPOINTS: Final = "TOKENTRACE_HTTP_ENDPOINTS"
 ENV_LEDGER: Final = "TOKENTRACE_LEDGER"
 ENV_BUDGET_FAILURE_MODE: Final = "TOKENTRACE_BUDGET_FAILURE_MODE"
+ENV_BUDGET_STORE: Final = "TOKENTRACE_BUDGET_STORE"
+ENV_BUDGET_STORE_PASSWORD: Final = "TOKENTRACE_BUDGET_STORE_PASSWORD"
+ENV_BUDGET_STORE_PREFIX: Final = "TOKENTRACE_BUDGET_STORE_PREFIX"
+ENV_BUDGET_STORE_TIMEOUT: Final = "TOKENTRACE_BUDGET_STORE_TIMEOUT"
+ENV_BUDGET_STORE_LEASE: Final = "TOKENTRACE_BUDGET_STORE_LEASE"
 ENV_COST_BREAKDOWN: Final = "TOKENTRACE_COST_BREAKDOWN"
 ENV_COST_HISTOGRAM: Final = "TOKENTRACE_COST_HISTOGRAM"
 ENV_POOL_CONTEXT: Final = "TOKENTRACE_POOL_CONTEXT"

@@ -113,6 +113,7 @@ def test_closed_refuses_with_a_clear_error(
     ledger = tmp_path / "ledger.sqlite3"
     instrument(ledger=str(ledger), budgets=[tokentrace.Budget(limit_usd="1")], budget_failure_mode="closed")
     monkeypatch.setattr(book.BudgetBook, "check", broken_check)
+    before = _totals()
     errors = []
     for call in calls(server):
         with pytest.raises(tokentrace.BudgetUnavailableError) as refused:
@@ -131,9 +132,21 @@ def test_closed_refuses_with_a_clear_error(
         (event,) = [e for e in span.events if e.name == "tokentrace.budget"]
         assert (event.attributes or {})["tokentrace.budget.outcome"] == "unavailable"
     rows = ledger_rows(ledger)
+    # refused before sending, like a budget's own refusal: not an error, and costing nothing
     assert [(row.status, row.error_type, row.cost) for row in rows] == [
-        ("error", "BudgetUnavailableError", 0)
+        ("refused", "BudgetUnavailableError", 0)
     ] * 3
+    after = _totals()
+    assert [a - b for a, b in zip(after, before, strict=True)] == [3, 3, 0]
+
+
+def _totals() -> tuple[int, int, int]:
+    """Requests, refused calls and errors in the process's summary so far."""
+    groups = tokentrace.summary(by=())
+    if not groups:
+        return (0, 0, 0)
+    (group,) = groups
+    return (group.requests, group.refused, group.errors)
 
 
 def test_a_refusal_that_cannot_be_formatted_keeps_its_span_and_row(

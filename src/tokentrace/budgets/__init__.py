@@ -18,6 +18,7 @@ from .budget import (
     BudgetError,
     BudgetExceededError,
     BudgetState,
+    BudgetStoreError,
     BudgetUnavailableError,
     format_amount,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "BudgetError",
     "BudgetExceededError",
     "BudgetState",
+    "BudgetStoreError",
     "BudgetUnavailableError",
     "Decision",
     "Window",

@@ -23,6 +23,8 @@ from .windows import Counter
 
 if TYPE_CHECKING:
     from ..calls.records import CallRecord
+    from .redis_store import RedisStore
+    from .shared import SharedBudgets
 
 __all__ = ["BudgetBook", "Decision", "WorstCaseUSD"]
 
@@ -46,7 +48,7 @@ class Decision:
 class _Tally:
     """A budget with its counter and the calls it admitted that have not finished yet."""
 
-    __slots__ = ("budget", "counter", "in_flight", "limit", "precheck", "reserved", "usd")
+    __slots__ = ("budget", "counter", "in_flight", "limit", "precheck", "reserved", "usd", "window")
 
     def __init__(self, budget: Budget) -> None:
         self.budget = budget
@@ -55,6 +57,7 @@ class _Tally:
         self.limit = budget.limit
         self.usd = budget.unit == names.UNIT_USD
         self.precheck = budget.precheck
+        self.window = budget.period
         self.reserved = ZERO
         self.in_flight = 0
 
@@ -120,6 +123,7 @@ class BudgetBook:
         self._clock = clock
         self._lock = threading.Lock()
         self._tallies: tuple[_Tally, ...] = ()
+        self._shared: SharedBudgets | None = None
         self.empty = True
         """No budget at all: what every call reads first (a plain attribute, kept with the tallies)."""
         for budget in budgets:
@@ -135,6 +139,32 @@ class BudgetBook:
         if mode not in names.BUDGET_FAILURE_MODES:
             raise ValueError(f"budget failure mode must be open or closed, got {mode!r}")
         self._failure_mode = mode
+
+    @property
+    def shared(self) -> SharedBudgets | None:
+        """The fleet's accounting when a store is in use (`use_store`), else None."""
+        return self._shared
+
+    def use_store(
+        self,
+        store: RedisStore | None,
+        *,
+        lease: float = names.BUDGET_STORE_DEFAULT_LEASE,
+        retry_after: float = 1.0,
+    ) -> None:
+        """Keep every budget's spend and reservations in ``store`` (shared by every process using
+        it) from the next call on; None goes back to memory. ``lease``: seconds a reservation
+        lives there if its call never settles; ``retry_after``: seconds the store is left alone
+        after it failed to answer."""
+        previous = self._shared
+        if store is None:
+            self._shared = None
+        else:
+            from .shared import SharedBudgets
+
+            self._shared = SharedBudgets(store, lease=lease, clock=self._clock, retry_after=retry_after)
+        if previous is not None and previous.store is not store:
+            previous.store.close()  # its sockets; a late call settling there connects again
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
@@ -185,6 +215,9 @@ class BudgetBook:
             return Decision(model, reservation=_Reservation([]))
         worst_usd = self._worst_usd(tallies, model, tracking_path, worst_case_usd)
         tokens = Decimal(worst_case_tokens) if worst_case_tokens is not None else None
+        shared = self._shared
+        if shared is not None:
+            return shared.check(tallies, model, tracking_path, worst_usd, tokens, self._failure_mode)
         trigger = None
         final_model = model
         warnings: tuple[BudgetState, ...] = ()
@@ -227,6 +260,10 @@ class BudgetBook:
         ``unpriced_calls``. Token budgets are charged input plus output tokens. The spend counts
         in the window holding the call's start (a call started before midnight is yesterday's).
         """
+        shared = self._shared
+        if shared is not None:
+            shared.settle(self._tallies, decision, record)
+            return
         reservation = decision.reservation
         with self._lock:
             if isinstance(reservation, _Reservation):
@@ -241,6 +278,9 @@ class BudgetBook:
 
         Once given back, a reservation is never given back twice; `settle` afterwards still charges.
         """
+        if self._shared is not None:
+            self._shared.release(decision)
+            return
         reservation = decision.reservation
         if isinstance(reservation, _Reservation):
             with self._lock:
@@ -248,11 +288,17 @@ class BudgetBook:
 
     def charge(self, record: CallRecord) -> None:
         """Charge a call that was not checked (made before its budgets were added, say); see `settle`."""
+        if self._shared is not None:
+            self._shared.charge(self._tallies, record)
+            return
         with self._lock:
             self._charge((record.request_model, record.response_model), record)
 
     def states(self) -> list[BudgetState]:
-        """Spend and what remains of every budget in its current window, in the book's order."""
+        """Spend and what remains of every budget in its current window, in the book's order
+        (with a store: the fleet's, read from it)."""
+        if self._shared is not None:
+            return self._shared.states(self._tallies)
         with self._lock:
             now = self._clock()
             return [tally.state(now) for tally in self._tallies]

@@ -3,6 +3,7 @@
 BudgetError
  ├── BudgetExceededError     a budget with action="raise" was spent
  └── BudgetUnavailableError  the budgets could not be checked, and budget_failure_mode="closed"
+      └── BudgetStoreError    ... because the shared budget store could not be reached in time
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ __all__ = [
     "BudgetError",
     "BudgetExceededError",
     "BudgetState",
+    "BudgetStoreError",
     "BudgetUnavailableError",
     "format_amount",
     "parse_amount",
@@ -244,3 +246,20 @@ class BudgetUnavailableError(BudgetError):
 
     def __reduce__(self) -> tuple[type[BudgetUnavailableError], tuple[object, ...]]:
         return type(self), (self.cause,)
+
+
+class BudgetStoreError(BudgetUnavailableError):
+    """A call was refused before it was sent because the shared budget store (``store``: its URL,
+    without a password) could not be reached in time, and ``budget_failure_mode`` is ``closed``."""
+
+    def __init__(self, store: str, cause: str) -> None:
+        self.store = store
+        self.cause = cause
+        Exception.__init__(
+            self,
+            f"the budget store {store} could not be reached in time ({cause}); the call was refused "
+            'before sending, as budget_failure_mode="closed" asks (with "open" it would have gone through)',
+        )
+
+    def __reduce__(self) -> tuple[type[BudgetUnavailableError], tuple[object, ...]]:
+        return type(self), (self.store, self.cause)

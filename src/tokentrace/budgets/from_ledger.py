@@ -37,8 +37,13 @@ def _spent_in(path: Path) -> Callable[[Budget, float, float], Decimal | int]:
 
 def preload_from_ledger(book: BudgetBook, path: Path | None) -> None:
     """Start each budget from what the ledger says was spent in its current window, so a restart
-    does not reset a monthly budget."""
+    does not reset a monthly budget. With a shared store, the ledger seeds the store instead,
+    when it finds the store without a budget's figures (new, or restarted empty)."""
     if path is None or not book.budgets or not path.exists():
+        return
+    if book.shared is not None:
+        # The fleet's figures are in the store; the ledger only seeds a store that lacks them.
+        book.shared.seeder = _spent_in(path)
         return
     try:
         book.preload(_spent_in(path))

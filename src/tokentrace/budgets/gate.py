@@ -77,7 +77,7 @@ def gate(
         budgets = book.budgets
         worst = _worst_case(prices, provider, body) if any(b.precheck for b in budgets) else None
         decision = book.check(model=model, tracking_path=tracking_path, worst_case_usd=worst)
-    except BudgetExceededError as refusal:
+    except (BudgetExceededError, BudgetUnavailableError) as refusal:  # spent, or a store down (closed)
         return BudgetGate(None, model, refusal)
     except Exception as exc:
         return _undecided(book.failure_mode, model, exc)

@@ -99,7 +99,7 @@ class CallRecord(NamedTuple):
             return "timeout"
         error_type = self.error_type
         if error_type:
-            return names.CALL_STATUS_REFUSED if error_type == names.REFUSAL_ERROR_TYPE else "error"
+            return names.CALL_STATUS_REFUSED if error_type in names.REFUSAL_ERROR_TYPES else "error"
         return "ok"
 
 

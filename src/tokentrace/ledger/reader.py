@@ -96,7 +96,7 @@ class CallFigures(NamedTuple):
 _COLUMNS = {
     "cost": "cost_usd",
     "duration": "duration_s",
-    "status": f"CASE WHEN error_type = '{names.REFUSAL_ERROR_TYPE}' "
+    "status": f"CASE WHEN error_type IN {names.SQL_REFUSAL_ERROR_TYPES} "
     f"THEN '{names.CALL_STATUS_REFUSED}' ELSE status END",
 }
 

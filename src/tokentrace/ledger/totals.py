@@ -52,7 +52,7 @@ GROUPINGS: dict[str | None, str] = {
 
 # A refused call: its own status, or, in a ledger written before it had one, an error of the
 # refusal's type (``reader`` reads it the same way).
-_REFUSED = f"(status = '{names.CALL_STATUS_REFUSED}' OR error_type IS '{names.REFUSAL_ERROR_TYPE}')"
+_REFUSED = f"(status = '{names.CALL_STATUS_REFUSED}' OR error_type IN {names.SQL_REFUSAL_ERROR_TYPES})"
 
 
 def _totals_sql(key: str, clause: str, pico_sum: str) -> str:

@@ -55,6 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the ledger file (default: ${names.ENV_LEDGER}, else {default_ledger_path()})",
     )
     parser.add_argument(
+        "--prometheus",
+        metavar="URL",
+        help="read the fleet's cost and token counters from this Prometheus (e.g. http://prometheus:9090) "
+        "instead of the local ledger; --by model, tracking_id or provider",
+    )
+    parser.add_argument(
         "--since",
         default=DEFAULT_SINCE,
         metavar="WHEN",
@@ -112,7 +118,25 @@ def _ascii_only(stream: TextIO) -> bool:
     return False
 
 
+def _run_prometheus(args: argparse.Namespace) -> Report | int:
+    from .prometheus import PrometheusError, build_prometheus_report
+
+    try:
+        return build_prometheus_report(args.prometheus, args.since, args.until, args.by, args.utc)
+    except ValueError as exc:
+        print(f"tokentrace: {exc}", file=sys.stderr)
+        return 2
+    except PrometheusError as exc:
+        print(f"tokentrace: {exc}", file=sys.stderr)
+        return 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "prometheus", None):
+        fleet = _run_prometheus(args)
+        if isinstance(fleet, int):
+            return fleet
+        return _output(fleet, args)
     path = Path(args.ledger).expanduser() if args.ledger else ledger_location()
     if not path.exists():
         print(
@@ -132,6 +156,10 @@ def run(args: argparse.Namespace) -> int:
     except sqlite3.Error as exc:
         print(f"tokentrace: cannot read the ledger {path}: {exc}", file=sys.stderr)
         return 2
+    return _output(report, args)
+
+
+def _output(report: Report, args: argparse.Namespace) -> int:
     write_report(report, args.format, sys.stdout)
     if args.html:
         target = Path(args.html).expanduser()

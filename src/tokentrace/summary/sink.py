@@ -35,7 +35,7 @@ OVERFLOW = names.OVERFLOW_TRACKING_ID
 """Every field of the group that takes new keys' calls once a slice holds ``max_groups`` keys."""
 
 _INF = math.inf
-_REFUSAL = names.REFUSAL_ERROR_TYPE
+_REFUSALS = names.REFUSAL_ERROR_TYPES
 
 
 class SummarySink:
@@ -133,7 +133,7 @@ class SummarySink:
             timed_out = bool(record.timed_out)
             failed = refused = False
             if not timed_out and record.error_type:
-                if record.error_type == _REFUSAL:
+                if record.error_type in _REFUSALS:
                     refused = True
                 else:
                     failed = True
