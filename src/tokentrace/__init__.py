@@ -13,14 +13,17 @@ from ._version import __version__
 from .activation import (
     Instrumentation,
     add_budget,
+    add_fallback,
     budget_states,
     instrumentation,
     price_book,
+    set_fallbacks,
     set_prices,
     summary,
 )
 from .budgets import Budget, BudgetExceededError, BudgetState, Window
 from .config import Settings, SettingsError
+from .fallback import Fallback
 from .pricing import PriceFileError, PriceOverride
 from .summary import GroupSummary, format_summary
 from .tracking import track
@@ -32,6 +35,7 @@ __all__ = [
     "Budget",
     "BudgetExceededError",
     "BudgetState",
+    "Fallback",
     "GroupSummary",
     "Instrumentation",
     "PriceFileError",
@@ -42,10 +46,12 @@ __all__ = [
     "Window",
     "__version__",
     "add_budget",
+    "add_fallback",
     "budget_states",
     "format_summary",
     "instrument",
     "price_book",
+    "set_fallbacks",
     "set_prices",
     "summary",
     "track",

@@ -5,6 +5,8 @@
 - Tokens of each kind are the sums of the reported counts; a count not reported adds nothing.
 - ``cost`` is the sum of the known costs, in the money context (``_money``);
   ``unknown_cost_calls`` counts the calls whose cost is not in it.
+- ``fallbacks`` counts the calls that were a fallback: sent to this group's model after an earlier
+  model of their chain failed (``CallRecord.fallback_from``). Grouped by model, it says to what.
 - Latency covers every call with a valid duration (finite, not negative): ok, error and timeout
   alike, since a timeout is what the caller waited. The average adds the durations as whole
   nanoseconds, so it is exact and the same whatever order calls arrive or groups merge in. A
@@ -38,6 +40,7 @@ COUNTS = (
     "unknown_cost_calls",
     "latency_count",
     "latency_nanos",
+    "fallbacks",
 )
 """The integer fields of a ``Tally`` (all but ``cost``), in a fixed order for those that pack them."""
 
@@ -62,6 +65,7 @@ class Tally:
         "cache_read_tokens",
         "cost",
         "errors",
+        "fallbacks",
         "input_tokens",
         "latency_count",
         "latency_nanos",
@@ -84,6 +88,7 @@ class Tally:
         self.unknown_cost_calls = 0
         self.latency_count = 0
         self.latency_nanos = 0
+        self.fallbacks = 0
 
     def merge_counts(self, other: Tally) -> None:
         """Add another group's counts, cost and latency sums to these (not what a subclass adds)."""
@@ -98,6 +103,7 @@ class Tally:
         self.unknown_cost_calls += other.unknown_cost_calls
         self.latency_count += other.latency_count
         self.latency_nanos += other.latency_nanos
+        self.fallbacks += other.fallbacks
 
     def row_fields(self) -> dict[str, Any]:
         """The figures every summary row holds (``GroupSummary``, the report's ``Figures``), by name."""
@@ -111,6 +117,7 @@ class Tally:
             "reasoning_tokens": self.reasoning_tokens,
             "cost": self.cost,
             "unknown_cost_calls": self.unknown_cost_calls,
+            "fallbacks": self.fallbacks,
         }
 
     @property

@@ -115,6 +115,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
+    _Field("fallbacks", None, str),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
@@ -147,6 +148,8 @@ class Settings:
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
+    fallbacks: tuple[Any, ...] | None = None
+    """``tokentrace.Fallback`` chains; they replace the chains added before (code only, no env var)."""
     ledger: str | bool | None = None
     """A path, True (the default path), False (off), or None: on when the app has no telemetry
     pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
@@ -249,6 +252,17 @@ def _budgets(value: Any) -> tuple[Any, ...]:
     return given
 
 
+def _fallbacks(value: Any) -> tuple[Any, ...]:
+    from .fallback import Fallback, FallbackBook  # only when fallbacks are given
+
+    given = (value,) if isinstance(value, Fallback) or not isinstance(value, Iterable) else tuple(value)
+    wrong = [f for f in given if not isinstance(f, Fallback)]
+    if wrong:
+        raise ValueError(f"expected tokentrace.Fallback objects, got {wrong[0]!r}")
+    FallbackBook(given)  # a model in two chains is refused here, at instrument() time
+    return given
+
+
 _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "capture_content": _flag,
     "latest_semconv": _flag,
@@ -261,6 +275,7 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "http": _flag,
     "http_endpoints": _endpoints,
     "budgets": _budgets,
+    "fallbacks": _fallbacks,
     "ledger": _ledger,
     "cost_breakdown": _flag,
     "cost_histogram": _flag,

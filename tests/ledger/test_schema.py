@@ -101,20 +101,20 @@ def _v2_adds_a_column(conn: sqlite3.Connection) -> None:
 
 def test_a_migration_moves_an_old_ledger_forward_once(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    with LedgerSink(path) as sink:  # a v1 ledger with one call
+    with LedgerSink(path) as sink:  # a ledger of this release with one call
         sink(record())
     migrations = (*ledger_schema.MIGRATIONS, _v2_adds_a_column)
-    with LedgerSink(path, migrations=migrations) as sink:  # a v2 tokentrace opens it
+    with LedgerSink(path, migrations=migrations) as sink:  # a later tokentrace opens it
         sink(record())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
         assert conn.execute("SELECT region FROM calls ORDER BY id").fetchall() == [("eu",), (None,)]
     with LedgerSink(path, migrations=migrations) as sink:  # already v2: nothing runs again
         sink(record())
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*), COUNT(region) FROM calls").fetchone() == (3, 1)
     with pytest.raises(LedgerError, match="newer tokentrace"):
-        LedgerSink(path)  # and a v1 tokentrace no longer writes to it
+        LedgerSink(path)  # and this release no longer writes to it
 
 
 def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match="half way"):
         ledger_schema.migrate(ledger_schema.connect(path), path, (*ledger_schema.MIGRATIONS, broken))
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = [row[1] for row in conn.execute("PRAGMA table_info(calls)")]
     assert "region" not in columns
 

@@ -85,6 +85,7 @@ TOTAL = {
     "unknown_cost_calls": 3,
     "avg_latency_s": 6.125,  # (1 + 3 + 0.5 + 2 + 0.25 + 30) / 6
     "p95_latency_s": 3.0,  # sorted [0.25, 0.5, 1, 2, 3, 30], index floor(0.95 * 5) = 4
+    "fallbacks": 0,
 }
 
 
@@ -158,6 +159,7 @@ def _as_row(call: CallRecord) -> Any:
         cost = call.cost
         duration = call.duration
         status = call.status
+        fallback_from = call.fallback_from
 
     return Row()
 

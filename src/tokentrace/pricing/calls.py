@@ -2,7 +2,9 @@
 
 The recorder asks once per finished call. A call without usage has no cost (``no_usage``, or
 ``error`` when it failed); a model without a price has none either (``unpriced_model``, logged
-once per model), never a silent zero.
+once per model), never a silent zero. The one known zero: an attempt of a fallback chain that the
+provider refused with an HTTP error status and no usage (``NOT_BILLED``): providers do not bill a
+429 or a 5xx.
 """
 
 from __future__ import annotations
@@ -11,15 +13,18 @@ from typing import TYPE_CHECKING
 
 from .. import names
 from .._guard import logger
+from .._money import ZERO
+from ..calls.records import NOT_BILLED
+from .rates import Cost
 
 if TYPE_CHECKING:
     from ..calls.records import ResponseInfo
     from .book import PriceBook
-    from .rates import Cost
 
 __all__ = ["CallPricer"]
 
 _MAX_WARNED = 1000
+_NOTHING = Cost(ZERO)
 
 
 class CallPricer:
@@ -37,6 +42,8 @@ class CallPricer:
         """``(cost, None)`` when known, else ``(None, reason)``."""
         usage = response.usage if response is not None else None
         if usage is None or response is None:
+            if response is NOT_BILLED:  # a fallback attempt the provider refused with an error status
+                return _NOTHING, None
             return None, names.UNKNOWN_ERROR if failed else names.UNKNOWN_NO_USAGE
         response_model = response.model
         cost = self._book.cost(

@@ -33,6 +33,7 @@ CSV_FIELDS = (
     "unknown_cost_calls",
     "avg_latency_s",
     "p95_latency_s",
+    "fallbacks",
 )
 
 
@@ -51,6 +52,7 @@ def figures_dict(figures: Figures) -> dict[str, Any]:
         "unknown_cost_calls": figures.unknown_cost_calls,
         "avg_latency_s": figures.avg_latency,
         "p95_latency_s": figures.p95_latency,
+        "fallbacks": figures.fallbacks,
     }
 
 

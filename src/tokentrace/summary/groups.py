@@ -40,6 +40,8 @@ class GroupSummary:
     p95_latency: float
     """Within the sketch's relative accuracy of the exact lower p95 (see ``summary.sketch``)."""
     p50_latency: float
+    fallbacks: int = 0
+    """Calls sent to this group's model after an earlier model of their fallback chain failed."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, in field order; ``cost`` is a decimal string (every digit, no exponent) so no

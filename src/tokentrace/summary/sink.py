@@ -130,6 +130,7 @@ class SummarySink:
             if duration.__class__ is not float:
                 duration = _seconds(duration)
             timed_out = bool(record.timed_out)
+            fell_back = record.fallback_from is not None
             failed = not timed_out and bool(record.error_type)
             key = (
                 record.response_model or record.request_model or "",
@@ -166,6 +167,8 @@ class SummarySink:
                     totals.unknown_cost_calls += 1
                 else:
                     totals.cost = _add_usd(totals.cost, cost)
+                if fell_back:
+                    totals.fallbacks += 1
                 if timed:
                     totals.latency_count += 1
                     totals.latency_nanos += nanos

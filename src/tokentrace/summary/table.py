@@ -31,7 +31,7 @@ def _usd(cost: Decimal) -> str:
     return format_usd(cost, 6, symbol="")
 
 
-def _row(labels: list[str], row: GroupSummary, latencies: bool = True) -> list[str]:
+def _row(labels: list[str], row: GroupSummary, latencies: bool = True, fallbacks: bool = False) -> list[str]:
     return [
         *labels,
         f"{row.requests:,}",
@@ -46,6 +46,7 @@ def _row(labels: list[str], row: GroupSummary, latencies: bool = True) -> list[s
             if latencies
             else ("",) * 3
         ),
+        *((f"{row.fallbacks:,}",) if fallbacks else ()),
     ]
 
 
@@ -68,8 +69,14 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
         f"Total cost:     ${_usd(cost)}" + (f"  (+{unpriced:,} calls of unknown cost)" if unpriced else ""),
         "",
     ]
-    table = [[_LABELS.get(field, field) for field in fields] + list(_HEADERS)]
-    table += [_row([label or "(none)" for label in row.key], row) for row in rows]
+    # The fallback column only when some call fell back (``tokentrace.Fallback``).
+    fallbacks = any(row.fallbacks for row in rows)
+    table = [
+        [_LABELS.get(field, field) for field in fields]
+        + list(_HEADERS)
+        + (["fallbacks"] if fallbacks else [])
+    ]
+    table += [_row([label or "(none)" for label in row.key], row, fallbacks=fallbacks) for row in rows]
     if len(rows) > 1:
         total = GroupSummary(
             key=(),
@@ -85,9 +92,10 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
             avg_latency=0.0,
             p95_latency=0.0,
             p50_latency=0.0,
+            fallbacks=sum(row.fallbacks for row in rows),
         )
         labels = ["TOTAL"] + [""] * (len(fields) - 1) if fields else []
-        table.append(_row(labels, total, latencies=False))
+        table.append(_row(labels, total, latencies=False, fallbacks=fallbacks))
     widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
     rule = "  ".join("-" * width for width in widths)
     for number, cells in enumerate(table):

@@ -24,12 +24,14 @@ from ..budgets.gate import BudgetGate
 from ..calls.providers import Endpoint
 from ..calls.records import CallRecord, LLMCall, ResponseInfo, Usage
 from ..config import Settings
+from ..fallback import FallbackBook
 from ..pricing import PriceBook
 from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
 from .attributes import add_error
 from .budget_metrics import add_budget_events, register_budget_metrics
 from .cost_metrics import CostMetrics
+from .fallback_metrics import FallbackCounter
 from .instruments import make_instruments
 from .model_cap import ModelCap
 
@@ -49,6 +51,7 @@ class Recorder:
         settings: Settings,
         prices: PriceBook | None = None,
         budgets: BudgetBook | None = None,
+        fallbacks: FallbackBook | None = None,
     ) -> None:
         prices = prices if prices is not None else PriceBook()
         budgets = budgets if budgets is not None else BudgetBook()
@@ -64,6 +67,9 @@ class Recorder:
         self._pricer = CallPricer(prices)
         self._costs = CostMetrics(meter, settings.cost_breakdown, settings.cost_histogram)
         register_budget_metrics(meter, budgets)
+        self.fallbacks = fallbacks if fallbacks is not None else FallbackBook()
+        """The fallback chains calls are resent along (``tokentrace.Fallback``)."""
+        self.fallback_counter = FallbackCounter(meter, self._models)
         self.sinks: list[Sink] = []
         """Called in order with the ``CallRecord`` of every finished call: the in-process summary,
         the ledger, and any the app adds (the demo, tests)."""
@@ -294,6 +300,7 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
             # printf-style: half the work of format() for these hex ids (benchmarks/RESULTS.md notes)
             "%032x" % context.trace_id if valid else None,  # noqa: UP031
             "%016x" % context.span_id if valid else None,  # noqa: UP031
+            call.fallback_from,
         ),
     )
 
