@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ledger._helpers import record
-from tokentrace.ledger import SCHEMA_VERSION, LedgerError, LedgerSink, read_calls, spent, totals
+from tokentrace.ledger import SCHEMA_VERSION, LedgerError, LedgerSink, read_calls, read_figures, spent, totals
 from tokentrace.ledger import schema as ledger_schema
 
 
@@ -150,3 +150,26 @@ def test_indexes(tmp_path: Path) -> None:
         "calls_response_model_ts": ["response_model", "ts"],
         "calls_request_model_ts": ["request_model", "ts"],
     }
+
+
+def test_a_ledger_of_the_first_release_stays_readable(tmp_path: Path) -> None:
+    """Schema 1 had no ``fallback_from``: its rows read with None, and new rows keep their model."""
+    path = tmp_path / "ledger.sqlite3"
+    ledger_schema.create_ledger(path)
+    conn = ledger_schema.connect(path)
+    try:  # what release 1 wrote: its one migration, and a row of its 23 columns
+        ledger_schema.migrate(conn, path, ledger_schema.MIGRATIONS[:1])
+        row = ledger_schema.record_to_row(record())[:23]
+        columns = ledger_schema.INSERT_SQL.split("(", 1)[1].split(")", 1)[0].rsplit(",", 1)[0]
+        conn.execute(f"INSERT INTO calls ({columns}) VALUES ({', '.join('?' * 23)})", row)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        conn.close()
+    (old,) = read_calls(path)  # the reader brings the file forward first
+    assert old.fallback_from is None and old.cost == Decimal("0.0028")
+    with LedgerSink(path) as sink:
+        sink(record(request_model="gemini-2.5-flash", fallback_from="deepseek-v3.2"))
+    assert [row.fallback_from for row in read_calls(path)] == [None, "deepseek-v3.2"]
+    assert [row.fallback_from for row in read_figures(path)] == [None, "deepseek-v3.2"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
