@@ -330,3 +330,18 @@ async def test_async_calls_and_streams(records: list[CallRecord], server: DevSer
                 pass
     assert sent_models(server) == [FIRST, SECOND, FIRST, SECOND, FIRST, SECOND, FIRST]
     assert [r.fallback_from for r in records] == [None, FIRST, None, FIRST, None, FIRST, None]
+
+
+def test_azure_deployments_named_by_the_model_fall_back_too(
+    records: list[CallRecord], server: DevServer
+) -> None:
+    server.reset()
+    server.script_model(FIRST, status(429))
+    with openai.AzureOpenAI(
+        azure_endpoint=server.origin, api_key="sk-fallback-test", api_version="2024-10-21", max_retries=0
+    ) as client:
+        client.chat.completions.create(model=FIRST, messages=MESSAGES)
+    assert [request.path for request in server.requests] == [
+        f"/openai/deployments/{FIRST}/chat/completions",
+        f"/openai/deployments/{SECOND}/chat/completions",
+    ]

@@ -386,10 +386,11 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
             with call:
                 result = wrapped(*(call.args or args), **kwargs)
             result = call.done(result)
-            if call.then is None:
-                return result
-            call = _next_attempt(start, name, instance, args, kwargs, call)
-            if call is None:
+            # Done, unless the call is in a fallback chain and moves on to its next attempt.
+            if (
+                call.then is None
+                or (call := _next_attempt(start, name, instance, args, kwargs, call)) is None
+            ):
                 return result
 
     async def async_wrapper(wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
@@ -404,10 +405,11 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
             with call:
                 result = await wrapped(*(call.args or args), **kwargs)
             result = call.done(result)
-            if call.then is None:
-                return result
-            call = _next_attempt(start, name, instance, args, kwargs, call)
-            if call is None:
+            # Done, unless the call is in a fallback chain and moves on to its next attempt.
+            if (
+                call.then is None
+                or (call := _next_attempt(start, name, instance, args, kwargs, call)) is None
+            ):
                 return result
 
     return sync_wrapper, async_wrapper
