@@ -22,6 +22,7 @@ from tokentrace.cli import main
 from tokentrace.ledger import LedgerSink, read_calls, read_figures, totals
 from tokentrace.report import command as report_command
 from tokentrace.report import parse_period, parse_when, render_text, summarize
+from tokentrace.report.html import render_html
 from tokentrace.report.text import bar
 
 DAY = 86400.0
@@ -612,3 +613,5 @@ def test_fallbacks_are_counted_where_the_calls_went(
     )  # the column only when it says something
     code, out, _ = report_of(capsys, "--ledger", str(path), "--since", "all", "--format", "json")
     assert code == 0 and json.loads(out)["total"]["fallbacks"] == 1
+    assert "<th>fallbacks</th>" in render_html(report)
+    assert "<th>fallbacks</th>" not in render_html(without)
