@@ -94,6 +94,19 @@ def test_the_next_model_answers_and_each_attempt_has_its_span(
     assert records[2].input_tokens == direct.input_tokens
 
 
+def test_a_failed_attempt_that_reports_usage_is_priced_from_it(
+    records: list[CallRecord], telemetry: Telemetry, client: Any, server: DevServer
+) -> None:
+    usage = {"prompt_tokens": 8, "completion_tokens": 0, "total_tokens": 8}
+    body = {"error": {"message": "The model crashed.", "type": "server_error"}, "usage": usage}
+    server.script_model(FIRST, status(500, body))
+    client.chat.completions.create(model=FIRST, messages=MESSAGES)
+    failed = records[0]
+    assert (failed.error_type, failed.input_tokens, failed.output_tokens) == ("InternalServerError", 8, 0)
+    assert failed.cost is not None and failed.cost > 0 and failed.cost_unknown_reason is None
+    assert attributes(telemetry.spans()[0])["gen_ai.usage.input_tokens"] == 8
+
+
 def test_the_sdk_retries_each_model_first(records: list[CallRecord], server: DevServer) -> None:
     server.reset()
     server.script_model(FIRST, status(429, retry_after=0.01))

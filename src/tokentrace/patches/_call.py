@@ -360,12 +360,35 @@ def _billed(api: ApiKind, error: BaseException | None, status_code: int | None) 
     None when there was no answer (a timeout: what it cost is unknown)."""
     if error is not None:
         status_code = getattr(error, "status_code", None)
-        body = getattr(error, "body", None)
-        if isinstance(body, dict) and isinstance(body.get("usage"), dict):
+        try:
+            payload = _error_payload(error)
+        except Exception as exc:  # an odd error object: its cost is then the status's
+            internal_error("reading the usage of a failed attempt", exc)
+            payload = None
+        if payload is not None:
             from ..calls.apis.read import response_info  # failures only
 
-            return response_info(api, body)
+            return response_info(api, payload)
     return NOT_BILLED if type(status_code) is int else None
+
+
+def _error_payload(error: BaseException) -> dict[str, Any] | None:
+    """The JSON of an SDK error's response when it reports usage (the SDK keeps only its ``error``
+    object as ``body``), else None."""
+    for payload in (getattr(error, "body", None), _read_json(getattr(error, "response", None))):
+        if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
+            return payload
+    return None
+
+
+def _read_json(response: Any) -> Any:
+    read = getattr(response, "json", None)
+    if read is None or not getattr(response, "is_closed", False):
+        return None  # never read a body the SDK left unread
+    try:
+        return read()
+    except ValueError:
+        return None
 
 
 def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
