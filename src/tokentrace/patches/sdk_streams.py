@@ -13,6 +13,7 @@ caller's, as for any stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -110,6 +111,8 @@ def _passed(chunk: Any) -> bool:
 class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
     """Wraps ``openai.Stream`` (or any iterator of chunks with ``close``)."""
 
+    __wrapped__: Any
+
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
         self._self_state = state
@@ -143,10 +146,13 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
             state.finish(names.STREAM_END_COMPLETED)
             return
         # Outside the except clause: the next attempt's own error must not chain to this one.
-        yield from self._self_switch(resend())
+        yield from self._self_switch(resend)
 
-    def _self_switch(self, replacement: Any) -> Any:
-        """Go on with the next attempt's stream (a proxy of its own, which keeps its record)."""
+    def _self_switch(self, resend: Callable[[], Any]) -> Any:
+        """Close the failed stream and go on with the next attempt's (a proxy with its own record)."""
+        with contextlib.suppress(Exception):  # a broken stream: closing it only frees its connection
+            self.__wrapped__.close()
+        replacement = resend()
         self.__wrapped__ = replacement
         self._self_next = replacement.__next__
         return replacement
@@ -173,7 +179,7 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
                     internal_error("reading a stream chunk", exc)
                     return chunk
                 continue
-            self._self_switch(resend())
+            self._self_switch(resend)
 
     def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
@@ -199,6 +205,8 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
 
 class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
     """Wraps ``openai.AsyncStream``."""
+
+    __wrapped__: Any
 
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
@@ -235,11 +243,14 @@ class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
             state.finish(names.STREAM_END_COMPLETED)
             return
         # Outside the except clause: the next attempt's own error must not chain to this one.
-        async for chunk in self._self_switch(await resend()):
+        async for chunk in await self._self_switch(resend):
             yield chunk
 
-    def _self_switch(self, replacement: Any) -> Any:
-        """Go on with the next attempt's stream (a proxy of its own, which keeps its record)."""
+    async def _self_switch(self, resend: Callable[[], Any]) -> Any:
+        """Close the failed stream and go on with the next attempt's (a proxy with its own record)."""
+        with contextlib.suppress(Exception):  # a broken stream: closing it only frees its connection
+            await self.__wrapped__.close()
+        replacement = await resend()
         self.__wrapped__ = replacement
         self._self_anext = replacement.__anext__
         return replacement
@@ -269,7 +280,7 @@ class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
                     internal_error("reading a stream chunk", exc)
                     return chunk
                 continue
-            self._self_switch(await resend())
+            await self._self_switch(resend)
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()
