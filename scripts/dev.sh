@@ -6,6 +6,8 @@
 #   typecheck  mypy --strict on the package and its tests
 #   test       pytest on the newest supported openai SDK
 #   compat     pytest's SDK tests on the oldest supported openai 1.x and on the newest 2.x
+#   frameworks tests/frameworks in .venv-frameworks: langchain-openai, litellm, openai-agents,
+#              instructor, pydantic-ai and the official openai-v2 instrumentation (docs/frameworks.md)
 #   check      all of the above but format (what CI runs)
 #   demo       tokentrace demo: local server, real SDK and requests calls, a budget that trips, a report
 set -euo pipefail
@@ -15,6 +17,12 @@ PYTHON="${PYTHON:-python3}"
 VENV=".venv"
 OLDEST_OPENAI="openai==1.40.0 httpx==0.27.2"   # httpx 0.28 dropped an argument openai < 1.55 passes
 OPENAI_2="openai>=2,<3 httpx<1"
+# The framework matrix: versions that install together (with the openai SDK they agree on); raise
+# them together. opentelemetry-instrumentation-openai-v2 2.4b0 needs opentelemetry-util-genai < 1.2.
+FRAMEWORKS="openai==3.3.0 langchain-openai==1.8.1 litellm==1.110.2 openai-agents==0.24.0 instructor==1.17.0
+  pydantic-ai-slim[openai]==2.38.0 opentelemetry-instrumentation-openai-v2==2.4b0 opentelemetry-util-genai==1.1b0"
+# llama-index's OpenAI LLM in the openai 2.x compat venv (it runs tests/frameworks/test_llama_index.py).
+LLAMA_INDEX="llama-index-llms-openai==0.8.3 llama-index-core==0.14.25"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 setup() {
@@ -44,6 +52,17 @@ compat_one() {  # $1: venv dir, rest: requirement specs
 compat() {
   compat_one .venv-openai-oldest $OLDEST_OPENAI
   compat_one .venv-openai-2 "$OPENAI_2"
+  # shellcheck disable=SC2086
+  .venv-openai-2/bin/python -m pip install -q $OPENAI_2 $LLAMA_INDEX
+  .venv-openai-2/bin/python -m pytest -q tests/frameworks/test_llama_index.py
+}
+
+frameworks() {
+  local dir=.venv-frameworks
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  # shellcheck disable=SC2086
+  "$dir/bin/python" -m pip install -q -e ".[test]" $FRAMEWORKS
+  "$dir/bin/python" -m pytest -q tests/frameworks "$@"
 }
 
 demo() { setup; "$VENV/bin/tokentrace" demo; }
@@ -57,7 +76,8 @@ case "$target" in
   typecheck) typecheck ;;
   test) test_latest "$@" ;;
   compat) compat ;;
+  frameworks) frameworks "$@" ;;
   demo) demo ;;
-  check) setup; lint; typecheck; test_latest "$@"; compat ;;
+  check) setup; lint; typecheck; test_latest "$@"; compat; frameworks ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
 esac

@@ -10,21 +10,37 @@ from pathlib import Path
 import pytest
 
 from tests.ledger._helpers import record
-from tokentrace._figures import lower_rank
+from tokentrace._figures import nearest_rank
 from tokentrace.ledger import LedgerSink, read_figures
-from tokentrace.report import lower_quantile, summarize
+from tokentrace.report import nearest_rank_quantile, summarize
 from tokentrace.summary import SummarySink
 
 
 @pytest.mark.parametrize(
-    ("q", "count", "rank"), [(0.7, 91, 63), (0.29, 101, 29), (0.95, 21, 19), (0.5, 2, 0)]
+    ("q", "count", "rank"),
+    [(0.07, 100, 6), (0.7, 91, 63), (0.29, 101, 29), (0.95, 21, 19), (0.5, 2, 0), (0.95, 2, 1), (0.0, 5, 0)],
 )
-def test_the_rank_is_exact_where_a_float_product_would_floor_one_too_low(
+def test_the_rank_is_the_nearest_rank_exact_where_a_float_product_would_round_one_too_high(
     q: float, count: int, rank: int
 ) -> None:
-    assert lower_rank(q, count) == rank
+    assert nearest_rank(q, count) == rank
     values = [float(n) for n in range(count)]
-    assert lower_quantile(values, q) == float(rank)
+    assert nearest_rank_quantile(values, q) == float(rank)
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 10, 19, 20, 21, 39, 40, 41, 100])
+def test_p95_is_the_smallest_value_with_95_percent_at_or_below_it_and_never_below_the_median(
+    count: int,
+) -> None:
+    values = [float(n) for n in range(count)]
+    p95 = nearest_rank_quantile(values, 0.95)
+    median = nearest_rank_quantile(values, 0.5)
+    assert p95 is not None and median is not None
+    at_or_below = sum(v <= p95 for v in values)
+    assert at_or_below >= 0.95 * count
+    assert sum(v < p95 for v in values) < 0.95 * count  # nothing smaller would do
+    assert p95 >= median
+    assert p95 >= sum(values) / count  # for evenly spread values, never below the mean either
 
 
 def test_summary_and_report_agree_on_every_figure(tmp_path: Path) -> None:

@@ -210,6 +210,8 @@ BAD_ARGUMENTS = [
     ("http_endpoints", {"/v1/generate": "chatty"}),
     ("budgets", [1]),
     ("budgets", "month"),
+    ("fallbacks", [("deepseek-v3.2", "gpt-4.1")]),
+    ("fallbacks", "deepseek-v3.2"),
     ("ledger", 1),
 ]
 
@@ -248,3 +250,10 @@ def test_a_bad_environment_variable_names_itself(
     assert message.startswith(f"environment variable {variable}: expected ")
     assert repr(raw) in message and "\n" not in message
     assert "invalid literal" not in message
+
+
+def test_every_setting_checks_its_argument() -> None:
+    """A setting added to the table without an argument check fails here, not in a user's app."""
+    from tokentrace import config
+
+    assert set(config._ARGUMENTS) == {spec.name for spec in config._FIELDS}

@@ -108,5 +108,6 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert "nightly-report" in text
     assert (tmp_path / "ledger.sqlite3").exists()
     statuses = [r.status for r in read_calls(tmp_path / "ledger.sqlite3")]
-    assert statuses.count("error") == 1  # the refused call
+    assert statuses.count("refused") == 1  # the refused call: its own status, no error (issue 18)
+    assert statuses.count("error") == 0
     assert len(statuses) >= 5

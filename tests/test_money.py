@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from tokentrace import _money
-from tokentrace.budgets.budget import format_amount
+from tokentrace.budgets.budget import Budget, BudgetExceededError, format_amount
 from tokentrace.report.formatting import usd
 from tokentrace.summary import GroupSummary, format_summary
 
@@ -87,3 +87,30 @@ def test_every_core_formats_dollars_the_same_whatever_the_thread_context() -> No
         assert usd(amount.copy_negate()) == "-$1,234.5679"
         assert "Total cost:     $1,234.567890" in format_summary([row], ("model",))
         assert row.as_dict()["cost"] == "1234.56789"
+
+
+@pytest.mark.parametrize(
+    ("amount", "person", "program"),
+    [
+        ("1E+300", "$1.000E+300", "1E+300"),  # a gateway's 1e300: 402 characters before
+        ("-2.5E+5000", "-$2.500E+5000", "-2.5E+5000"),  # a cost parsed from text: any exponent
+        ("Infinity", "$Infinity", "Infinity"),
+    ],
+)
+def test_an_absurd_amount_is_written_in_exponent_form_wherever_it_goes(
+    amount: str, person: str, program: str
+) -> None:
+    huge = Decimal(amount)
+    assert _money.format_usd(huge, 6) == person
+    assert _money.usd_digits(huge) == program
+    assert usd(huge) == person  # the report's table
+    assert format_amount(huge, "USD") == person  # budget messages
+    assert format_amount(huge, "tokens") == person.replace("$", "") + " tokens"
+    error = BudgetExceededError(Budget(limit_usd="5"), huge, Decimal(5), huge)
+    assert len(str(error)) < 300
+
+
+def test_usd_digits_keeps_every_digit_of_any_amount_a_call_can_cost() -> None:
+    assert _money.usd_digits(Decimal("1E+45")) == "1" + "0" * 45
+    assert _money.usd_digits(Decimal("1.5E-40")) == "0." + "0" * 39 + "15"
+    assert _money.usd_digits(Decimal("1E-999999")) == "1E-999999"

@@ -21,7 +21,7 @@ from .activation import (
     set_prices,
     summary,
 )
-from .budgets import Budget, BudgetExceededError, BudgetState, Window
+from .budgets import Budget, BudgetError, BudgetExceededError, BudgetState, BudgetUnavailableError, Window
 from .config import Settings, SettingsError
 from .fallback import Fallback
 from .pricing import PriceFileError, PriceOverride
@@ -33,8 +33,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Budget",
+    "BudgetError",
     "BudgetExceededError",
     "BudgetState",
+    "BudgetUnavailableError",
     "Fallback",
     "GroupSummary",
     "Instrumentation",

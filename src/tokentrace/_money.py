@@ -21,7 +21,17 @@ from __future__ import annotations
 import decimal
 from decimal import ROUND_HALF_EVEN, Decimal
 
-__all__ = ["MONEY", "ZERO", "add", "format_usd", "multiply", "round_usd", "subtract", "usd_digits"]
+__all__ = [
+    "MONEY",
+    "ZERO",
+    "add",
+    "format_amount_safely",
+    "format_usd",
+    "multiply",
+    "round_usd",
+    "subtract",
+    "usd_digits",
+]
 
 MONEY = decimal.Context(
     prec=50,
@@ -44,6 +54,11 @@ multiply = MONEY.multiply
 
 _STEPS = {places: Decimal(1).scaleb(-places) for places in range(13)}
 
+_SHOWN_DIGITS = MONEY.prec
+"""Amounts are written digit by digit from 1e-50 up to 1e50, in exponent form beyond: a whole
+part longer than the money context's 50 digits is zeros no sum ever computed, and every digit of
+a corrupt 1e300 is a 400-character figure (of a 1e999999999 parsed from text, a gigabyte)."""
+
 
 def round_usd(amount: Decimal, places: int) -> Decimal:
     """``amount`` rounded half-even to ``places`` decimals (0 to 12).
@@ -58,16 +73,37 @@ def round_usd(amount: Decimal, places: int) -> Decimal:
 
 
 def usd_digits(amount: Decimal) -> str:
-    """Every digit, never in exponent form (``0.00000042``, not ``4.2E-7``): for files and programs."""
-    return format(amount, "f")
+    """Every digit, not in exponent form (``0.00000042``, not ``4.2E-7``): for files and programs.
+
+    Only an amount no call can cost (from 1e50, below 1e-50, or not finite) keeps its exponent
+    (``1E+300``), which every Decimal and float parser still reads.
+    """
+    if amount.is_finite() and (not amount or -_SHOWN_DIGITS <= amount.adjusted() < _SHOWN_DIGITS):
+        return format(amount, "f")
+    return str(amount)
+
+
+def format_amount_safely(amount: Decimal, unit: str = "") -> str | None:
+    """``1.000E+300`` (with ``unit`` before it) for an amount too large to show digit by digit
+    (from 1e50), or not finite; None for any other amount, which the caller formats as usual (a
+    tiny one rounds to zero)."""
+    if amount.is_finite() and (not amount or amount.adjusted() < _SHOWN_DIGITS):
+        return None
+    magnitude = amount.copy_abs()
+    text = f"{magnitude:.3E}" if magnitude.is_finite() else str(magnitude)
+    return f"{'-' if amount.is_signed() else ''}{unit}{text}"
 
 
 def format_usd(amount: Decimal, places: int = 6, *, symbol: str = "$", trim: bool = False) -> str:
     """A dollar amount for people: rounded half-even to ``places`` decimals, thousands grouped.
 
     ``$1,234.500000``; with ``trim``, trailing zeros go down to cents (``$12.50``, ``$0.000125``).
-    A negative amount reads ``-$1.50``; ``symbol=""`` leaves the currency to the caller.
+    A negative amount reads ``-$1.50``; ``symbol=""`` leaves the currency to the caller. From
+    1e50 USD on, or not finite, the amount is shown in exponent form (``$1.000E+300``).
     """
+    huge = format_amount_safely(amount, symbol)
+    if huge is not None:
+        return huge
     shown = round_usd(amount, places)
     text = f"{shown.copy_abs():,f}"
     if trim and "." in text:

@@ -81,11 +81,27 @@ def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
     return patches
 
 
+def _aiohttp_patches(recorder: Recorder) -> list[Patch]:
+    from .calls.apis import PathTable
+    from .patches import aiohttp_session
+
+    wrapper = aiohttp_session.make_wrapper_for(recorder, PathTable(recorder.settings.http_endpoints))
+    return [(m, a, wrapper) for m, a in aiohttp_session.TARGETS]
+
+
+def _pool_patches(recorder: Recorder) -> list[Patch]:
+    from .patches import pools
+
+    return [(m, a, pools.submit_in_context) for m, a in pools.TARGETS]
+
+
 _SDK_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"openai": _openai_patches}
+_POOL_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {"concurrent.futures.thread": _pool_patches}
 _HTTP_LIBRARIES: dict[str, Callable[[Recorder], list[Patch]]] = {
     "requests": _requests_patches,
     "httpx": _httpx_patches("httpx"),
     "httpx2": _httpx_patches("httpx2"),
+    "aiohttp": _aiohttp_patches,
 }
 
 
@@ -154,6 +170,7 @@ class Instrumentation:
             self.set_budgets(settings.budgets)
         if settings.fallbacks is not None:
             self.fallbacks.replace(settings.fallbacks)
+        self.budgets.failure_mode = settings.budget_failure_mode
         import wrapt
         from opentelemetry import metrics, trace
 
@@ -177,7 +194,18 @@ class Instrumentation:
             recorder.sinks.append(self._ledger)
         preload_from_ledger(self.budgets, path)
         self._patched = {}
-        self._libraries = {**_SDK_LIBRARIES, **(_HTTP_LIBRARIES if settings.http else {})}
+        from .patches._usage_hint import forget_hosts
+
+        forget_hosts()  # a new instrument() tells each host again
+        self._libraries = {
+            **_SDK_LIBRARIES,
+            **(_HTTP_LIBRARIES if settings.http else {}),
+            **(_POOL_LIBRARIES if settings.pool_context else {}),
+        }
+        from . import tracking
+        from .telemetry.context import OtelCarrier
+
+        tracking.set_carrier(OtelCarrier(baggage_too=settings.tracking_baggage))
         self._recorder = recorder  # on from here: a start that raised above left it off
         for library in self._libraries:
             if library in sys.modules:
@@ -234,6 +262,9 @@ class Instrumentation:
                 _unwrap(module_name, attribute)
         self._patched = {}
         self._recorder = None
+        from . import tracking
+
+        tracking.set_carrier(None)
         if self._ledger is not None:
             self._ledger.retire()
             self._ledger = None

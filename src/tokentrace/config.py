@@ -17,9 +17,17 @@ from typing import Any, Literal
 from . import names
 from .calls.apis import SHAPES as _API_SHAPES
 
-__all__ = ["DEFAULT_STREAM_USAGE_HOSTS", "Settings", "SettingsError", "StreamUsagePolicy"]
+__all__ = [
+    "DEFAULT_STREAM_USAGE_HOSTS",
+    "BudgetFailureMode",
+    "Settings",
+    "SettingsError",
+    "StreamUsagePolicy",
+]
 
 StreamUsagePolicy = Literal["auto", "always", "never"]
+BudgetFailureMode = Literal["open", "closed"]
+CoexistMode = Literal["enrich", "own", "both"]
 
 # Hosts known to accept ``stream_options={"include_usage": true}`` on chat completions. Others may
 # reject an unknown field, so in ``auto`` mode we only add it where it is known to be safe. A leading
@@ -58,6 +66,20 @@ def _parse_policy(raw: str) -> str:
     value = raw.strip().lower()
     if value not in ("auto", "always", "never"):
         raise ValueError(f"expected auto, always or never, got {raw!r}")
+    return value
+
+
+def _parse_failure_mode(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in names.BUDGET_FAILURE_MODES:
+        raise ValueError(f"expected open or closed, got {raw!r}")
+    return value
+
+
+def _parse_coexist(raw: str) -> str:
+    value = raw.strip().lower()
+    if value not in names.COEXIST_MODES:
+        raise ValueError(f"expected {', '.join(names.COEXIST_MODES)}, got {raw!r}")
     return value
 
 
@@ -116,9 +138,13 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
     _Field("fallbacks", None, str),
+    _Field("budget_failure_mode", names.ENV_BUDGET_FAILURE_MODE, _parse_failure_mode),
     _Field("ledger", names.ENV_LEDGER, _parse_ledger),
     _Field("cost_breakdown", names.ENV_COST_BREAKDOWN, _parse_bool),
     _Field("cost_histogram", names.ENV_COST_HISTOGRAM, _parse_bool),
+    _Field("pool_context", names.ENV_POOL_CONTEXT, _parse_bool),
+    _Field("tracking_baggage", names.ENV_TRACKING_BAGGAGE, _parse_bool),
+    _Field("coexist", names.ENV_COEXIST, _parse_coexist),
 )
 
 
@@ -150,6 +176,9 @@ class Settings:
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
     fallbacks: tuple[Any, ...] | None = None
     """``tokentrace.Fallback`` chains; they replace the chains added before (code only, no env var)."""
+    budget_failure_mode: BudgetFailureMode = "open"
+    """What a call gets when its budgets cannot be checked: ``open`` sends it (logged once),
+    ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book."""
     ledger: str | bool | None = None
     """A path, True (the default path), False (off), or None: on when the app has no telemetry
     pipeline of its own (no OTLP endpoint, no OpenTelemetry providers it set up)."""
@@ -159,6 +188,19 @@ class Settings:
     """Also record each call's cost in the ``gen_ai.client.operation.cost`` histogram. Off by
     default: one more SDK histogram point per call, about as much as the rest of pricing; the
     cost counter (totals and rates by model and tracking id) is always on and nearly free."""
+    pool_context: bool = True
+    """Work submitted to a ``concurrent.futures.ThreadPoolExecutor`` (``submit``, ``map``,
+    ``loop.run_in_executor``) from inside ``track()`` runs with the submitter's context, as an
+    asyncio task does, so its calls carry the tracking id."""
+    tracking_baggage: bool = False
+    """Also put the innermost tracking id in W3C baggage (``tokentrace.tracking_id``), so an
+    instrumented HTTP client takes it to downstream services, and read it from baggage when the
+    calling context has no ``track()`` of its own (a service downstream)."""
+    coexist: CoexistMode = "enrich"
+    """What tokentrace does when another instrumentation's GenAI span of the call is open (DESIGN
+    §7a): ``enrich`` puts cost, tracking id and price on that span and leaves the token and duration
+    histograms to it; ``own`` records everything itself and asks instrumentations under it to step
+    aside (OpenTelemetry's suppression key); ``both`` lets both record."""
 
     @classmethod
     def resolve(cls, arguments: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
@@ -213,6 +255,14 @@ def _count(value: Any) -> int:
 
 def _policy(value: Any) -> str:
     raise ValueError(f"expected auto, always or never, got {value!r}")  # only strings are read
+
+
+def _failure_mode(value: Any) -> str:
+    raise ValueError(f"expected open or closed, got {value!r}")  # only strings are read
+
+
+def _coexist(value: Any) -> str:
+    raise ValueError(f"expected {', '.join(names.COEXIST_MODES)}, got {value!r}")  # only strings are read
 
 
 def _names(value: Any) -> tuple[str, ...]:
@@ -279,6 +329,10 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "ledger": _ledger,
     "cost_breakdown": _flag,
     "cost_histogram": _flag,
+    "budget_failure_mode": _failure_mode,
+    "pool_context": _flag,
+    "tracking_baggage": _flag,
+    "coexist": _coexist,
 }
 
 

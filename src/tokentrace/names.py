@@ -15,6 +15,35 @@ from typing import Final
 SCOPE: Final = "tokentrace.instrumentor"
 SCHEMA_URL: Final = "https://opentelemetry.io/schemas/1.41.0"
 
+# --- next to another GenAI instrumentation (setting ``coexist``, DESIGN §7a) ---------------------
+COEXIST_ENRICH: Final = "enrich"
+"""Default: the other instrumentation's span of the call carries tokentrace's cost, tracking id and
+price; tokentrace records its cost metrics and leaves the token and duration histograms to it."""
+COEXIST_OWN: Final = "own"
+"""tokentrace records everything itself; instrumentations under it that honour OpenTelemetry's
+suppression key step aside while the call runs."""
+COEXIST_BOTH: Final = "both"
+"""Both record: two spans per call, and both sets of histograms."""
+COEXIST_MODES: Final = (COEXIST_ENRICH, COEXIST_OWN, COEXIST_BOTH)
+GEN_AI_SYSTEM: Final = "gen_ai.system"
+"""The provider attribute of the older GenAI conventions (v1.30 and before): marks another
+instrumentation's GenAI span as well as ``gen_ai.operation.name`` does."""
+SUPPRESS_INSTRUMENTATION_PLAIN: Final = "suppress_instrumentation"
+"""OpenTelemetry's older, plain-string suppression key, which some instrumentations still read."""
+OWN_ATTRIBUTE_PREFIXES: Final = ("tokentrace.", "gen_ai.usage.cost.")
+"""tokentrace's own attributes, which it sets on another instrumentation's span whatever is there;
+the rest of a finished call's attributes it adds only where that span has none."""
+PEER_SCOPES: Final = {
+    # instrumentation scope -> whether it records the token and duration histograms of its calls
+    "opentelemetry.instrumentation.openai_v2": True,  # the official openai-v2, v1.30 conventions
+    "opentelemetry.util.genai.handler": True,  # the same, gen_ai_latest_experimental
+    "pydantic-ai": True,  # pydantic-ai's (and logfire's) model request spans, INTERNAL
+    "openinference.instrumentation.openai": False,  # OpenInference records spans only, INTERNAL
+}
+"""Scopes whose spans are a GenAI call's span whatever their kind. A span of any other scope
+counts when it is a CLIENT span with a GenAI attribute (OpenLLMetry, OpenLIT, SDKs' own spans),
+and is taken to record the histograms, as the GenAI conventions ask of such instrumentations."""
+
 # --- span attributes: GenAI semantic conventions -------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"
 GEN_AI_PROVIDER_NAME: Final = "gen_ai.provider.name"
@@ -107,6 +136,21 @@ OVERFLOW_TRACKING_ID: Final = "_OTHER"
 OVERFLOW_MODEL: Final = "_OTHER"
 ERROR_TYPE_OTHER: Final = "_OTHER"
 BUDGET_REFUSED: Final = "refused"
+BUDGET_UNAVAILABLE: Final = "unavailable"
+"""The outcome of a call refused because its budgets could not be checked (fail closed)."""
+BUDGET_FAILURE_OPEN: Final = "open"
+BUDGET_FAILURE_CLOSED: Final = "closed"
+BUDGET_FAILURE_MODES: Final = (BUDGET_FAILURE_OPEN, BUDGET_FAILURE_CLOSED)
+CONTEXT_TRACKING_PATH: Final = "tokentrace-tracking-path"
+"""The OpenTelemetry context key (made unique by ``context.create_key``) the tracking path travels
+under, so whatever carries the OpenTelemetry context across threads carries it too."""
+BAGGAGE_TRACKING_ID: Final = "tokentrace.tracking_id"
+"""The W3C baggage entry the innermost tracking id travels in, to downstream services, with the
+``tracking_baggage`` setting."""
+CALL_STATUS_REFUSED: Final = "refused"
+"""``CallRecord.status`` and the ledger's ``status`` of a call a budget refused before sending."""
+REFUSAL_ERROR_TYPE: Final = "BudgetExceededError"
+"""The ``error.type`` of a call a budget refused: how a refusal is told apart from a failure."""
 BUDGET_DOWNGRADED: Final = "downgraded"
 BUDGET_WARNED: Final = "warned"
 BUDGET_UNIT_TOKENS: Final = "tokens"
@@ -213,8 +257,12 @@ ENV_RAISE_INTERNAL_ERRORS: Final = "TOKENTRACE_RAISE_INTERNAL_ERRORS"
 ENV_HTTP: Final = "TOKENTRACE_HTTP"
 ENV_HTTP_ENDPOINTS: Final = "TOKENTRACE_HTTP_ENDPOINTS"
 ENV_LEDGER: Final = "TOKENTRACE_LEDGER"
+ENV_BUDGET_FAILURE_MODE: Final = "TOKENTRACE_BUDGET_FAILURE_MODE"
 ENV_COST_BREAKDOWN: Final = "TOKENTRACE_COST_BREAKDOWN"
 ENV_COST_HISTOGRAM: Final = "TOKENTRACE_COST_HISTOGRAM"
+ENV_POOL_CONTEXT: Final = "TOKENTRACE_POOL_CONTEXT"
+ENV_TRACKING_BAGGAGE: Final = "TOKENTRACE_TRACKING_BAGGAGE"
+ENV_COEXIST: Final = "TOKENTRACE_COEXIST"
 ENV_OTLP_ENDPOINT: Final = "OTEL_EXPORTER_OTLP_ENDPOINT"
 ENV_OTLP_ENDPOINTS: Final = (
     ENV_OTLP_ENDPOINT,

@@ -138,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics-port", type=int, required=True, help="serve /metrics on 127.0.0.1:PORT")
     parser.add_argument("--rounds", type=int, default=1, help="run the workload this many times")
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between rounds (for pictures)")
+    parser.add_argument(
+        "--with-openai-v2",
+        action="store_true",
+        help="also switch on the official opentelemetry-instrumentation-openai-v2, as opentelemetry-instrument would",
+    )
     args = parser.parse_args(argv)
 
     # Metrics: pulled by Prometheus from this process, the way opentelemetry-exporter-prometheus works.
@@ -151,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
 
     # The one line. No tracer provider is configured, so tokentrace sets one up from OTEL_* variables.
     tokentrace.instrument()
+    if args.with_openai_v2:
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+        OpenAIInstrumentor().instrument()  # type: ignore[no-untyped-call]
     tracer = trace.get_tracer("tokentrace-e2e-app")
 
     trace_ids = []

@@ -274,9 +274,10 @@ class App:
         rounds: int = 1,
         pause: float = 0.0,
         timeout: float = 120,
+        options: Sequence[str] = (),
     ) -> Iterator[App]:
         argv = [sys.executable, str(APP), "--metrics-port", str(port), "--rounds", str(rounds)]
-        argv += ["--pause", str(pause)]
+        argv += ["--pause", str(pause), *options]
         workdir.mkdir(parents=True, exist_ok=True)
         with (workdir / "app.log").open("w") as stderr:
             process = subprocess.Popen(

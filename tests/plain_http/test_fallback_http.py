@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from decimal import Decimal
@@ -107,3 +108,26 @@ async def test_httpx_async(http: Any, records: list[CallRecord], server: DevServ
         response = await client.post(f"{server.base_url}/chat/completions", json=body)
     assert response.json()["model"] == CHAIN[1]
     assert [r.fallback_from for r in records] == [None, CHAIN[0]]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_aiohttp_gets_the_next_models_answer(
+    records: list[CallRecord], server: DevServer, stream: bool
+) -> None:
+    """aiohttp hands back a response before its body is read: an error status there reached the
+    caller with nothing, so a streamed call moves on too, and the failed response is released."""
+    import aiohttp
+
+    server.script_model(CHAIN[0], status(429))
+    body: dict[str, Any] = {"model": CHAIN[0], "messages": MESSAGES, "stream": stream}
+    # One connection: the next attempt gets it only when the failed response has let it go.
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
+        sending = session.post(f"{server.base_url}/chat/completions", json=body)
+        response = await asyncio.wait_for(sending, 30)
+        assert response.status == 200
+        text = await response.text()
+    assert CHAIN[1] in text
+    assert sent_models(server) == list(CHAIN)
+    assert body["model"] == CHAIN[0]  # the caller's dict is left as it was
+    assert [(r.fallback_from, r.error_type) for r in records] == [(None, "429"), (CHAIN[0], None)]
+    assert records[0].cost == Decimal(0)

@@ -3,6 +3,7 @@ into the SDK's overflow series (issue: 2,500 junk models, then ``gpt-4.1-mini``)
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -25,7 +26,10 @@ def _models_on(telemetry: Telemetry, name: str, key: str) -> set[str]:
     return {str(p.attributes.get(key)) for p in telemetry.metrics()[name] if key in p.attributes}
 
 
-def test_junk_models_then_a_real_one(instrument: Any, telemetry: Telemetry) -> None:
+def test_junk_models_then_a_real_one(
+    instrument: Any, telemetry: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="tokentrace")
     instrument()
     client = make_client(Recorder(_echo_model))
     for i in range(2500):
@@ -50,6 +54,12 @@ def test_junk_models_then_a_real_one(instrument: Any, telemetry: Telemetry) -> N
     other = [p for p in durations if p.attributes.get("gen_ai.request.model") == "_OTHER"]
     assert [p.count for p in real] == [1]
     assert sum(p.count for p in other) == 2400
+    # the log names the first ten unpriced models, then counts the rest in one line
+    lines = [r.getMessage() for r in caplog.records if r.name == "tokentrace"]
+    assert len([m for m in lines if "no price known for model" in m]) == 10
+    counted = [m for m in lines if "more model(s) without a known price" in m]
+    assert len(counted) == 1
+    assert counted[0].startswith("tokentrace: 1 more model(s)")
     # spans keep every name
     spans = telemetry.spans()
     assert len(spans) == 2501

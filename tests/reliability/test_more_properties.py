@@ -143,3 +143,35 @@ def test_sse_cut_anywhere_gives_the_same_usage(
     assert response is not None and response.usage is not None
     assert (response.usage.input_tokens, response.usage.output_tokens) == (input_tokens, output_tokens)
     assert response.finish_reasons == ["stop"] * choices
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(
+    choices=st.integers(min_value=1, max_value=3),
+    input_tokens=st.integers(min_value=0, max_value=10**9),
+    cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12),
+)
+def test_hidden_usage_event_cut_anywhere_leaves_exactly_the_other_bytes(
+    telemetry: Telemetry, choices: int, input_tokens: int, cuts: list[int]
+) -> None:
+    """A raw stream tokentrace asked for usage: the caller's bytes are the body less that one event."""
+    body = _sse_body(choices, input_tokens, 3)
+    usage_event = body[
+        body.index(
+            b'data: {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1", "choices": [], "usage"'
+        ) : body.index(b"data: [DONE]")
+    ]
+    recorder = Recorder(
+        telemetry.tracer_provider.get_tracer("t"), telemetry.meter_provider.get_meter("m"), Settings()
+    )
+    call = recorder.start("chat", "gpt-4.1", endpoint_for("http://127.0.0.1:1"), True, {})
+    observer = BodyObserver(recorder, call, ApiKind.CHAT, "text/event-stream", "", hide_usage_chunk=True)
+    positions = sorted({c for c in cuts if c < len(body)} | {0, len(body)})
+    shown = b"".join(observer.pass_on(body[start:end]) for start, end in itertools.pairwise(positions))
+    shown += observer.held()
+    observer.end("closed")  # closed after [DONE]: read to its end all the same
+    assert shown == body.replace(usage_event, b"")
+    response = call.response
+    assert response is not None and response.usage is not None
+    assert response.usage.input_tokens == input_tokens
+    assert call.stream_end == "completed"

@@ -85,7 +85,8 @@ TOTAL = {
     "cost_usd": "0.004342",
     "unknown_cost_calls": 3,
     "avg_latency_s": 6.125,  # (1 + 3 + 0.5 + 2 + 0.25 + 30) / 6
-    "p95_latency_s": 3.0,  # sorted [0.25, 0.5, 1, 2, 3, 30], index floor(0.95 * 5) = 4
+    "p95_latency_s": 30.0,  # sorted [0.25, 0.5, 1, 2, 3, 30]: nearest rank ceil(0.95 * 6) = 6th
+    "refused": 0,
     "fallbacks": 0,
 }
 
@@ -129,16 +130,16 @@ def test_summarize_totals_and_groups(ledger: Path) -> None:
     assert total.cost == Decimal("0.004342")
     assert total.unknown_cost_calls == 3
     assert total.avg_latency == pytest.approx(6.125)
-    assert total.p95_latency == 3.0
+    assert total.p95_latency == 30.0
     assert [g.key for g in report.groups] == ["gpt-4.1-2025-04-14", "deepseek-v3.2", "gpt-4.1", "local-llama"]
     gpt = report.groups[0].figures
-    assert (gpt.requests, gpt.cost, gpt.avg_latency, gpt.p95_latency) == (2, Decimal("0.0042"), 2.0, 1.0)
+    assert (gpt.requests, gpt.cost, gpt.avg_latency, gpt.p95_latency) == (2, Decimal("0.0042"), 2.0, 3.0)
 
 
-def test_p95_is_the_lower_nearest_rank() -> None:
+def test_p95_is_the_nearest_rank() -> None:
     rows = [record(timestamp=T0 + n, duration=float(n)) for n in range(1, 21)]
     report = summarize((_as_row(r) for r in rows), "model")
-    assert report.total.p95_latency == 19.0  # 20 durations 1..20: index floor(0.95 * 19) = 18
+    assert report.total.p95_latency == 19.0  # 20 durations 1..20: rank ceil(0.95 * 20) = 19th
     report = summarize((_as_row(r) for r in rows[:1]), "model")
     assert report.total.p95_latency == 1.0
 
@@ -194,14 +195,25 @@ def test_table(ledger: Path, capsys: pytest.CaptureFixture[str], monkeypatch: py
     assert "  calls     6  (1 errors, 1 timeouts)" in out
     assert "  tokens    2,510 in, 260 out" in out
     assert "  cost      $0.0043  (+ 3 calls with unknown cost)" in out
-    assert "  latency   avg 6.125 s, p95 3.000 s" in out
+    assert "  latency   avg 6.125 s, p95 30.000 s" in out
     rows = table_rows(out)
-    #                              calls errors timeouts input  output cost    unknown avg    p95
-    assert rows["gpt-4.1-2025-04-14"] == ["2", "0", "0", "1,500", "150", "$0.0042", "0", "2.000", "1.000"]
-    assert rows["deepseek-v3.2"] == ["1", "0", "0", "1,000", "100", "$0.0001", "0", "0.500", "0.500"]
-    assert rows["gpt-4.1"] == ["2", "1", "1", "0", "0", "unknown", "2", "15.125", "0.250"]
-    assert rows["local-llama"] == ["1", "0", "0", "10", "10", "unknown", "1", "2.000", "2.000"]
-    assert rows["total"] == ["6", "1", "1", "2,510", "260", "$0.0043", "3", "6.125", "3.000"]
+    #                         calls errors timeouts refused input output cost unknown avg p95
+    assert rows["gpt-4.1-2025-04-14"] == [
+        "2",
+        "0",
+        "0",
+        "0",
+        "1,500",
+        "150",
+        "$0.0042",
+        "0",
+        "2.000",
+        "3.000",
+    ]
+    assert rows["deepseek-v3.2"] == ["1", "0", "0", "0", "1,000", "100", "$0.0001", "0", "0.500", "0.500"]
+    assert rows["gpt-4.1"] == ["2", "1", "1", "0", "0", "0", "unknown", "2", "15.125", "30.000"]
+    assert rows["local-llama"] == ["1", "0", "0", "0", "10", "10", "unknown", "1", "2.000", "2.000"]
+    assert rows["total"] == ["6", "1", "1", "0", "2,510", "260", "$0.0043", "3", "6.125", "30.000"]
     chart = out.split("\nCost by model\n", 1)[1].splitlines()
     assert chart[0].startswith("gpt-4.1-2025-04-14  " + "█" * 10)
     assert chart[0].endswith("$0.0042  96.7%")
@@ -237,7 +249,7 @@ def test_json(ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert groups["gpt-4.1-2025-04-14"]["cost_usd"] == "0.0042"
     assert groups["deepseek-v3.2"]["cost_usd"] == "0.000142"  # exact, not rounded for display
     assert groups["local-llama"] == {**groups["local-llama"], "cost_usd": "0", "unknown_cost_calls": 1}
-    assert groups["gpt-4.1"]["p95_latency_s"] == 0.25
+    assert groups["gpt-4.1"]["p95_latency_s"] == 30.0
 
 
 def test_csv(ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -252,7 +264,7 @@ def test_csv(ledger: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert by_key["checkout-summary"]["requests"] == "4"
     assert by_key["support-bot"]["cost_usd"] == "0.000142"
     assert by_key["support-bot"]["unknown_cost_calls"] == "1"
-    assert by_key["support-bot"]["p95_latency_s"] == "0.5"
+    assert by_key["support-bot"]["p95_latency_s"] == "2.0"
     assert len(rows) == 2
 
 
@@ -500,7 +512,7 @@ def test_html_page(ledger: Path, tmp_path: Path, capsys: pytest.CaptureFixture[s
         "$0.0043",
         "3 calls with unknown cost",
         "6",
-        "3.000 s",
+        "30.000 s",
         "2,510 in, 260 out",
         "gpt-4.1-2025-04-14",
     ):

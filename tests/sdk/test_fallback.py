@@ -179,14 +179,23 @@ def test_a_model_in_no_chain_is_sent_once(records: list[CallRecord], client: Any
     assert records[0].fallback_from is None
 
 
+def first_model_counts() -> tuple[int, int]:
+    """The process summary's refused and error counts of the chain's first model so far."""
+    row = next((row for row in tokentrace.summary(by=("model",)) if row.key == (FIRST,)), None)
+    return (row.refused, row.errors) if row is not None else (0, 0)
+
+
 def test_an_exhausted_budget_moves_the_call_on_before_anything_is_sent(
     instrument: Any, telemetry: Telemetry, client: Any, server: DevServer
 ) -> None:
     on = ("rate_limit", "budget")
-    instrument(
+    instrumentation = instrument(
         fallbacks=[tokentrace.Fallback(chain=CHAIN, on=on)],
         budgets=[tokentrace.Budget(limit_usd=0, model=FIRST, name="deepseek cap")],
     )
+    found: list[CallRecord] = []
+    instrumentation.recorder.sinks.append(found.append)
+    before = first_model_counts()
     try:
         response = client.chat.completions.create(model=FIRST, messages=MESSAGES)
         assert response.model.startswith(SECOND)
@@ -194,6 +203,12 @@ def test_an_exhausted_budget_moves_the_call_on_before_anything_is_sent(
         refused, answered = map(attributes, telemetry.spans())
         assert refused["error.type"] == "BudgetExceededError"
         assert answered["tokentrace.fallback.reason"] == "budget"
+        # The refused attempt counts as refused (never sent: no error, a known zero cost), the
+        # answer as a fallback.
+        assert [(r.status, r.fallback_from) for r in found] == [("refused", None), ("ok", FIRST)]
+        assert found[0].cost == 0
+        refusals, errors = first_model_counts()
+        assert (refusals - before[0], errors - before[1]) == (1, 0)
         # A budget on the next model too, and a rate limit on the last: the chain ends on that error.
         tokentrace.add_budget(tokentrace.Budget(limit_usd=0, model=SECOND, name="gemini cap"))
         server.reset()
@@ -361,3 +376,34 @@ def test_azure_deployments_named_by_the_model_fall_back_too(
         f"/openai/deployments/{FIRST}/chat/completions",
         f"/openai/deployments/{SECOND}/chat/completions",
     ]
+
+
+def test_beside_another_instrumentation_each_attempt_enriches_its_one_span(
+    records: list[CallRecord], telemetry: Telemetry, client: Any, server: DevServer
+) -> None:
+    """The official openai-v2 opens one span around the caller's call: the attempts all enrich it
+    (``coexist="enrich"``), and it says which model the answer replaced."""
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+
+    official = OpenAIInstrumentor()  # type: ignore[no-untyped-call]
+    official.instrument(tracer_provider=telemetry.tracer_provider, meter_provider=telemetry.meter_provider)
+    try:
+        server.script_model(FIRST, status(429))
+        response = client.chat.completions.create(model=FIRST, messages=MESSAGES)
+    finally:
+        official.uninstrument()
+    assert response.model.startswith(SECOND)
+    assert sent_models(server) == [FIRST, SECOND]
+    (span,) = telemetry.spans()
+    assert span.instrumentation_scope is not None and span.instrumentation_scope.name != "tokentrace"
+    attrs = attributes(span)
+    assert (attrs["tokentrace.fallback.from"], attrs["tokentrace.fallback.attempt"]) == (FIRST, 2)
+    assert attrs["tokentrace.fallback.reason"] == "rate_limit"
+    assert attrs["gen_ai.usage.cost.amount"] > 0
+    assert [r.fallback_from for r in records] == [None, FIRST]
+    assert {r.span_id for r in records} == {f"{span.context.span_id:016x}"}
+    (point,) = telemetry.metrics()["tokentrace.fallbacks"]
+    assert (point.attributes["tokentrace.fallback.from"], point.attributes["tokentrace.fallback.to"]) == (
+        FIRST,
+        SECOND,
+    )

@@ -95,9 +95,9 @@ def random_calls(count: int, seed: int = 1) -> list[CallRecord]:
     return calls
 
 
-def lower_quantile(values: Iterable[float], q: float) -> float:
+def nearest_rank_quantile(values: Iterable[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[math.floor(Fraction(repr(q)) * (len(ordered) - 1))]
+    return ordered[max(math.ceil(Fraction(repr(q)) * len(ordered)) - 1, 0)]
 
 
 def assert_within_bound(estimate: float, true: float, alpha: float = ALPHA) -> None:
@@ -119,8 +119,8 @@ def expected(calls: list[CallRecord], key: tuple[str, ...]) -> dict[str, Any]:
         "cost": sum((c.cost for c in calls if c.cost is not None), Decimal(0)),
         "unknown_cost_calls": sum(c.cost is None for c in calls),
         "avg_latency": sum(round(d * 1e9) for d in durations) / len(durations) / 1e9,
-        "p95": lower_quantile(durations, 0.95),
-        "p50": lower_quantile(durations, 0.5),
+        "p95": nearest_rank_quantile(durations, 0.95),
+        "p50": nearest_rank_quantile(durations, 0.5),
     }
 
 
@@ -508,9 +508,9 @@ def test_sketch_quantiles_are_within_the_relative_error(values: list[float], q: 
     for value in values:
         sketch.add(value)
     assert sketch.count == len(values)
-    assert_within_bound(sketch.quantile(q), lower_quantile(values, q))
+    assert_within_bound(sketch.quantile(q), nearest_rank_quantile(values, q))
     for common in (0.5, 0.95, 0.99):
-        assert_within_bound(sketch.quantile(common), lower_quantile(values, common))
+        assert_within_bound(sketch.quantile(common), nearest_rank_quantile(values, common))
 
 
 @settings(max_examples=200, deadline=None)
@@ -550,7 +550,7 @@ def test_a_full_sketch_folds_its_lowest_buckets_and_keeps_high_quantiles() -> No
     assert sketch.floor is not None
     assert sketch.count == 400
     for q in (0.95, 0.99, 1.0):
-        assert_within_bound(sketch.quantile(q), lower_quantile(values, q))
+        assert_within_bound(sketch.quantile(q), nearest_rank_quantile(values, q))
 
 
 def test_sketches_of_different_accuracy_do_not_merge() -> None:

@@ -12,7 +12,15 @@ sending and `BudgetBook.settle` with the finished `CallRecord`.
 from __future__ import annotations
 
 from .book import BudgetBook, Decision, WorstCaseUSD
-from .budget import Action, Budget, BudgetExceededError, BudgetState, format_amount
+from .budget import (
+    Action,
+    Budget,
+    BudgetError,
+    BudgetExceededError,
+    BudgetState,
+    BudgetUnavailableError,
+    format_amount,
+)
 from .estimate import estimate_prompt_tokens, worst_case_cost
 from .windows import Window
 
@@ -20,8 +28,10 @@ __all__ = [
     "Action",
     "Budget",
     "BudgetBook",
+    "BudgetError",
     "BudgetExceededError",
     "BudgetState",
+    "BudgetUnavailableError",
     "Decision",
     "Window",
     "WorstCaseUSD",

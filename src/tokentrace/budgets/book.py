@@ -102,9 +102,21 @@ class BudgetBook:
     each making one call at a time, that is the call that crossed the limit plus at most N - 1
     calls in flight. With ``precheck``, the worst cases of the calls in flight count as spent at
     admission, so spend stays within the limit as long as those worst cases were upper bounds.
+
+    ``failure_mode`` says what a call gets when its budgets cannot be checked (an error inside
+    the book, later an unreachable shared store): ``open`` (the default) sends it, ``closed``
+    refuses it with `BudgetUnavailableError` (``budgets.gate`` applies it). It is the book's, not
+    one budget's: whatever failed, it failed for every budget of the call.
     """
 
-    def __init__(self, budgets: Iterable[Budget] = (), *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        budgets: Iterable[Budget] = (),
+        *,
+        clock: Callable[[], float] = time.time,
+        failure_mode: str = names.BUDGET_FAILURE_OPEN,
+    ) -> None:
+        self.failure_mode = failure_mode
         self._clock = clock
         self._lock = threading.Lock()
         self._tallies: tuple[_Tally, ...] = ()
@@ -112,6 +124,17 @@ class BudgetBook:
         """No budget at all: what every call reads first (a plain attribute, kept with the tallies)."""
         for budget in budgets:
             self.add(budget)
+
+    @property
+    def failure_mode(self) -> str:
+        """``open`` or ``closed``: see the class."""
+        return self._failure_mode
+
+    @failure_mode.setter
+    def failure_mode(self, mode: str) -> None:
+        if mode not in names.BUDGET_FAILURE_MODES:
+            raise ValueError(f"budget failure mode must be open or closed, got {mode!r}")
+        self._failure_mode = mode
 
     @property
     def budgets(self) -> tuple[Budget, ...]:

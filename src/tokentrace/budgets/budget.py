@@ -1,4 +1,9 @@
-"""What a budget is (`Budget`), where one stands (`BudgetState`), and the error an exhausted one raises."""
+"""What a budget is (`Budget`), where one stands (`BudgetState`), and the errors a refused call raises.
+
+BudgetError
+ ├── BudgetExceededError     a budget with action="raise" was spent
+ └── BudgetUnavailableError  the budgets could not be checked, and budget_failure_mode="closed"
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,20 @@ from decimal import Decimal, InvalidOperation
 from typing import Literal
 
 from .. import names
-from .._money import ZERO, format_usd
+from .._money import ZERO, format_amount_safely, format_usd
 from ..tracking import MAX_TRACKING_ID_LENGTH
 from .windows import Window
 
-__all__ = ["Action", "Budget", "BudgetExceededError", "BudgetState", "format_amount", "parse_amount"]
+__all__ = [
+    "Action",
+    "Budget",
+    "BudgetError",
+    "BudgetExceededError",
+    "BudgetState",
+    "BudgetUnavailableError",
+    "format_amount",
+    "parse_amount",
+]
 
 Action = Literal["raise", "warn", "downgrade"]
 _ACTIONS = ("raise", "warn", "downgrade")
@@ -156,7 +170,7 @@ class BudgetState:
 def format_amount(amount: Decimal, unit: str) -> str:
     """``$12.50``, ``$0.000125`` (to the micro-dollar) or ``1,200 tokens``."""
     if unit != names.UNIT_USD:
-        return f"{amount:,f} tokens"
+        return f"{format_amount_safely(amount) or format(amount, ',f')} tokens"
     return format_usd(amount, 6, trim=True)
 
 
@@ -166,7 +180,11 @@ def _moment(timestamp: float, window: Window) -> str:
     return datetime.fromtimestamp(timestamp, window.zone).isoformat(timespec="minutes")
 
 
-class BudgetExceededError(Exception):
+class BudgetError(Exception):
+    """A call was refused by tokentrace's budgets before it was sent: catch this for both kinds."""
+
+
+class BudgetExceededError(BudgetError):
     """A call was refused before it was sent, because a budget with ``action="raise"`` was spent.
 
     ``projected`` is set when the budget was not yet exhausted but ``precheck`` refused the call:
@@ -211,3 +229,18 @@ class BudgetExceededError(Exception):
         # The default reduce replays ``args`` (the message), which this __init__ does not take.
         args = (self.budget, self.spent, self.limit, self.projected, self.window_start, self.window_end)
         return type(self), args
+
+
+class BudgetUnavailableError(BudgetError):
+    """A call was refused before it was sent because its budgets could not be checked, and
+    ``budget_failure_mode`` is ``closed``. ``cause`` names what failed (also ``__cause__``)."""
+
+    def __init__(self, cause: str) -> None:
+        self.cause = cause
+        super().__init__(
+            f"the budgets could not be checked ({cause}); the call was refused before sending, "
+            'as budget_failure_mode="closed" asks (with "open" it would have gone through)'
+        )
+
+    def __reduce__(self) -> tuple[type[BudgetUnavailableError], tuple[object, ...]]:
+        return type(self), (self.cause,)

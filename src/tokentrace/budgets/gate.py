@@ -3,6 +3,12 @@
 Every patch gates its calls through ``gate`` (via the call skeleton); the recorder charges the
 finished call to the same book. Pure: no OpenTelemetry here (the budget gauges and span events are
 in ``telemetry.budget_metrics``).
+
+A budget that cannot decide still decides: when checking fails (a bug, a corrupt amount, later an
+unreachable shared store), the book's ``failure_mode`` says what the call gets. ``open`` sends it
+as if it had no budget (recorded and charged like any call; logged once), ``closed`` refuses it
+with `BudgetUnavailableError`, recorded like any refusal. Either way the call keeps its span and
+its ledger row: a failed check never lets a call through unrecorded.
 """
 
 from __future__ import annotations
@@ -11,10 +17,11 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .. import config, names
 from .._guard import logger
 from ..calls.apis.request import MAX_TOKEN_PARAMS
 from .book import BudgetBook, Decision
-from .budget import BudgetExceededError, BudgetState
+from .budget import BudgetError, BudgetExceededError, BudgetState, BudgetUnavailableError
 from .estimate import estimate_prompt_tokens, worst_case_cost
 
 if TYPE_CHECKING:
@@ -45,9 +52,7 @@ class BudgetGate:
 
     __slots__ = ("decision", "model", "refusal")
 
-    def __init__(
-        self, decision: Decision | None, model: str | None, refusal: BudgetExceededError | None
-    ) -> None:
+    def __init__(self, decision: Decision | None, model: str | None, refusal: BudgetError | None) -> None:
         self.decision = decision
         self.model = model
         self.refusal = refusal
@@ -68,15 +73,50 @@ def gate(
     """Check the budgets covering a call; None when there are none (the common, free case)."""
     if book.empty:
         return None
-    budgets = book.budgets
-    worst = _worst_case(prices, provider, body) if any(b.precheck for b in budgets) else None
     try:
+        budgets = book.budgets
+        worst = _worst_case(prices, provider, body) if any(b.precheck for b in budgets) else None
         decision = book.check(model=model, tracking_path=tracking_path, worst_case_usd=worst)
     except BudgetExceededError as refusal:
         return BudgetGate(None, model, refusal)
+    except Exception as exc:
+        return _undecided(book.failure_mode, model, exc)
     for state in decision.warnings:
         _warn_once(state)
     return BudgetGate(decision, decision.model, None)
+
+
+_failures_reported: set[tuple[str, str]] = set()
+
+
+def _undecided(mode: str, model: str | None, exc: Exception) -> BudgetGate | None:
+    """What a call gets when its budgets could not be checked: a refusal (``closed``), or no gate
+    at all (``open``: sent, recorded and charged like a call no budget covers)."""
+    what = type(exc).__name__
+    if mode == names.BUDGET_FAILURE_CLOSED:
+        refusal = BudgetUnavailableError(what)
+        refusal.__cause__ = exc
+        _report_once(mode, what, "refused", exc)
+        return BudgetGate(None, model, refusal)
+    if config.raise_internal_errors():
+        raise exc  # under the test suite a failing check is a bug to see, not a call to wave on
+    _report_once(mode, what, "sent unchecked", exc)
+    return None
+
+
+def _report_once(mode: str, what: str, outcome: str, exc: Exception) -> None:
+    key = (mode, what)
+    if key not in _failures_reported and len(_failures_reported) < 100:
+        _failures_reported.add(key)
+        logger.warning(
+            "tokentrace: the budgets could not be checked (%s: %s); calls are %s while this lasts "
+            "(budget_failure_mode=%s). Said once per kind of failure.",
+            what,
+            exc,
+            outcome,
+            mode,
+        )
+    logger.debug("tokentrace: budget check failed", exc_info=exc)
 
 
 _warned: set[tuple[str, float]] = set()

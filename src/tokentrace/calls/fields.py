@@ -11,9 +11,28 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-__all__ = ["MAX_MODEL_LENGTH", "MODEL_TYPES", "count", "get", "model_name", "money", "text", "view"]
+__all__ = [
+    "MAX_MODEL_LENGTH",
+    "MAX_TOKENS",
+    "MODEL_TYPES",
+    "InvalidUsage",
+    "count",
+    "get",
+    "model_name",
+    "money",
+    "text",
+    "view",
+]
 
-MAX_TOKENS = 1 << 40  # anything above this is not a token count, it is a broken response
+MAX_TOKENS = 1_000_000_000
+"""The largest token count one usage field may hold: a hundred times the longest context window
+any model offers. Anything above is not a count but a broken response."""
+
+_MAX_COUNT_DIGITS = len(str(MAX_TOKENS))
+_MAX_MONEY_TEXT = 64
+_SMALLEST_MONEY_EXPONENT = -20
+"""A provider's cost below 1e-20 USD (and not zero) is not an amount anyone bills."""
+_NO_COST = Decimal(0)
 
 MAX_MODEL_LENGTH = 256
 """Model names longer than this (a caller's or a server's) are cut: they go on every sink."""
@@ -91,26 +110,59 @@ def model_name(value: Any) -> str | None:
     return value[:MAX_MODEL_LENGTH] if isinstance(value, str) else None
 
 
+class InvalidUsage(ValueError):
+    """A usage field is present but holds no token count: the whole usage is unknown."""
+
+
 def count(value: Any) -> int | None:
-    """A token count, or None when the value is missing, not a count, negative or absurd."""
+    """A token count, or None when the field is absent (missing or null).
+
+    A count is an int from 0 to ``MAX_TOKENS``, a float with an integral value in that range, or a
+    string of ASCII digits (surrounding blanks allowed), which is what the openai SDK's own models
+    make of ``"12"``; so the SDK and a plain HTTP call read the same JSON the same way. Anything
+    else present (a negative, fractional or absurd number, a boolean, other text, a list) raises
+    `InvalidUsage`: a usage with one such field is unknown, not partly known.
+    """
     if type(value) is int:
-        return value if 0 <= value < MAX_TOKENS else None
-    if type(value) is float and value.is_integer() and 0 <= value < MAX_TOKENS:
-        return int(value)
-    return None
+        if 0 <= value <= MAX_TOKENS:
+            return value
+    elif value is None:
+        return None
+    elif type(value) is float:
+        if value.is_integer() and 0 <= value <= MAX_TOKENS:
+            return int(value)
+    elif type(value) is str:
+        digits = value.strip()
+        if len(digits) <= _MAX_COUNT_DIGITS and digits.isascii() and digits.isdigit():
+            number = int(digits)
+            if number <= MAX_TOKENS:
+                return number
+    raise InvalidUsage(value)
 
 
 def money(value: Any) -> Decimal | None:
-    """A non-negative finite amount of money, or None."""
+    """A provider's cost: a finite amount >= 0 (a number, or a number as text), else None.
+
+    Booleans, text longer than a number needs and amounts below 1e-20 USD (other than zero) are
+    not costs. Whether the amount is plausible for the call is the pricing's to judge.
+    """
     if type(value) is int or (type(value) is float and math.isfinite(value)):
-        return Decimal(repr(value)) if value >= 0 else None
-    if isinstance(value, str):
+        if value < 0:
+            return None
+        # repr: Decimal(0.1) would keep the float's binary error; an int converts exactly.
+        parsed = Decimal(value) if type(value) is int else Decimal(repr(value))
+    elif type(value) is str and len(value) <= _MAX_MONEY_TEXT:
         try:
             parsed = Decimal(value)
         except InvalidOperation:
             return None
-        return parsed if parsed.is_finite() and parsed >= 0 else None
-    return None
+        if not parsed.is_finite() or parsed < 0:
+            return None
+    else:
+        return None
+    if not parsed:
+        return _NO_COST  # -0.0 and 0E-30 alike
+    return None if parsed.adjusted() < _SMALLEST_MONEY_EXPONENT else parsed
 
 
 def text(value: Any) -> str | None:

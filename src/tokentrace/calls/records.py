@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .. import names
 from .providers import OPENAI_PROVIDERS, Endpoint
 
 if TYPE_CHECKING:
@@ -101,10 +102,13 @@ class CallRecord(NamedTuple):
 
     @property
     def status(self) -> str:
-        """``ok``, ``error`` or ``timeout``."""
+        """``ok``, ``error``, ``timeout`` or ``refused`` (a budget refused it: it was never sent)."""
         if self.timed_out:
             return "timeout"
-        return "error" if self.error_type else "ok"
+        error_type = self.error_type
+        if error_type:
+            return names.CALL_STATUS_REFUSED if error_type == names.REFUSAL_ERROR_TYPE else "error"
+        return "ok"
 
 
 class LLMCall:
@@ -122,6 +126,8 @@ class LLMCall:
         "metric_attributes",
         "openai_api",
         "operation",
+        "peer",
+        "peer_metrics",
         "request_model",
         "response",
         "secrets",
@@ -134,6 +140,8 @@ class LLMCall:
         "usage_injected",
         "wall_start",
     )
+    peer_metrics: bool
+    """Set with ``peer``: whether that instrumentation records the token and duration histograms."""
 
     def __init__(
         self, operation: str, request_model: str | None, endpoint: Endpoint, stream: bool, span: Any
@@ -162,6 +170,9 @@ class LLMCall:
         self.openai_api = endpoint.provider in OPENAI_PROVIDERS
         self.fallback_from: str | None = None
         """The model this call replaces in its fallback chain (set by the call skeleton)."""
+        self.peer: Any = None
+        """Another instrumentation's open GenAI span of this call, which tokentrace enriches instead
+        of opening its own (``span`` is then a non-recording span with the same ids)."""
 
     @property
     def tracking_id(self) -> str | None:

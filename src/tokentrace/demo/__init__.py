@@ -49,6 +49,7 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
     from opentelemetry.sdk.trace import TracerProvider
 
     import tokentrace
+    from tokentrace import names
     from tokentrace.calls.records import CallRecord
     from tokentrace.report.command import DEFAULT_SINCE, build_report, write_report
 
@@ -59,7 +60,7 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
     ledger = folder / "ledger.sqlite3"
 
     def show(record: CallRecord) -> None:
-        if record.error_type == "BudgetExceededError":
+        if record.status == names.CALL_STATUS_REFUSED:
             print(
                 f"  {record.tracking_id or '-':<15} {record.operation:<11} {record.model or '?':<26} refused by its budget",
                 file=out,
@@ -116,7 +117,8 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
                         else:
                             client.chat.completions.create(model="gpt-4.1", messages=messages)
                     except tokentrace.BudgetExceededError as stop:
-                        print(f"\n  call {number} refused before sending: {stop}\n", file=out)
+                        # the error's own message says it was refused before sending
+                        print(f"\n  call {number}: {stop}\n", file=out)
                         break
         finally:
             tokentrace.uninstrument()  # flushes the ledger

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from .. import names
 from .schema import MIGRATIONS, SCHEMA_VERSION, LedgerError, check_ledger, connect, migrate
 
 __all__ = [
@@ -56,6 +57,7 @@ class LedgerRow(NamedTuple):
     cost_unknown_reason: str | None
     duration: float
     status: str
+    """``ok``, ``error``, ``timeout`` or ``refused`` (``CallRecord.status``)."""
     error_type: str | None
     stream: bool
     trace_id: str | None
@@ -92,8 +94,14 @@ class CallFigures(NamedTuple):
         return self.response_model or self.request_model
 
 
-# Fields are named after their columns, but for these two.
-_COLUMNS = {"cost": "cost_usd", "duration": "duration_s"}
+# Fields are named after their columns, but for these. ``status``: a ledger written before refused
+# calls had a status of their own holds them as errors of the refusal's type; read as refused.
+_COLUMNS = {
+    "cost": "cost_usd",
+    "duration": "duration_s",
+    "status": f"CASE WHEN error_type = '{names.REFUSAL_ERROR_TYPE}' "
+    f"THEN '{names.CALL_STATUS_REFUSED}' ELSE status END",
+}
 
 
 def _select(fields: tuple[str, ...]) -> str:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from .. import _money
+from .. import _money, names
 from .reader import PathLike, When, open_ledger, unreadable, where
 from .schema import pico_to_usd
 
@@ -33,6 +33,9 @@ class LedgerTotals(NamedTuple):
     cost: Decimal
     unknown_cost_calls: int
     avg_duration: float | None
+    """Of the calls that were sent (refused calls never were)."""
+    refused: int = 0
+    """Calls a budget refused before sending: not errors, no cost."""
 
 
 GROUPINGS: dict[str | None, str] = {
@@ -47,14 +50,20 @@ GROUPINGS: dict[str | None, str] = {
 """What ``totals(by=...)`` can group by, and the SQL expression of each group's key."""
 
 
+# A refused call: its own status, or, in a ledger written before it had one, an error of the
+# refusal's type (``reader`` reads it the same way).
+_REFUSED = f"(status = '{names.CALL_STATUS_REFUSED}' OR error_type IS '{names.REFUSAL_ERROR_TYPE}')"
+
+
 def _totals_sql(key: str, clause: str, pico_sum: str) -> str:
     return (
-        f"SELECT {key} AS k, COUNT(*), COALESCE(SUM(status = 'error'), 0), "
+        f"SELECT {key} AS k, COUNT(*), COALESCE(SUM(status = 'error' AND NOT {_REFUSED}), 0), "
         "COALESCE(SUM(status = 'timeout'), 0), COALESCE(SUM(input_tokens), 0), "
         "COALESCE(SUM(output_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
         "COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(reasoning_tokens), 0), "
         f"{pico_sum}, COUNT(cost_usd) - COUNT(cost_pico_usd), COUNT(cost_usd), "
-        "COUNT(*) - COUNT(cost_usd), AVG(duration_s) "
+        f"COUNT(*) - COUNT(cost_usd), AVG(CASE WHEN {_REFUSED} THEN NULL ELSE duration_s END), "
+        f"COALESCE(SUM({_REFUSED}), 0) "
         f"FROM calls{clause} GROUP BY k ORDER BY k"
     )
 
@@ -100,7 +109,7 @@ def totals(
     for row in found:
         group = row[0]
         cost = exact.get(group, Decimal(0)) if group in inexact else pico_to_usd(row[9] or 0)
-        result.append(LedgerTotals._make((group, *row[1:9], cost, row[12], row[13])))
+        result.append(LedgerTotals._make((group, *row[1:9], cost, row[12], row[13], row[14])))
     return result
 
 

@@ -30,7 +30,7 @@ import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import names
+from .. import names, tracking
 from .._guard import internal_error
 from ..budgets.gate import gate as budget_gate
 from ..calls import content
@@ -40,7 +40,7 @@ from ..calls.fields import model_name
 from ..calls.providers import OPENAI_PROVIDERS, Endpoint, host_matches
 from ..calls.records import NOT_BILLED
 from ..fallback import Attempt, resending
-from ..tracking import current_path
+from ..tracking import path_here
 
 if TYPE_CHECKING:
     from ..calls.records import LLMCall, ResponseInfo
@@ -63,8 +63,9 @@ class CallSite:
     proxy of a stream). ``secrets(source, error)``, run on failures only, names the credentials
     a failed call's error text must lose (``_secrets``); ``source`` is what the patch put on the
     call (the client, the request). ``hideable`` says whether a usage chunk tokentrace asked for
-    can be hidden from the caller (SDK objects) or not (bytes the caller reads itself), which
-    decides the ``auto`` stream usage policy.
+    can be hidden from the caller (the SDK's objects, and its raw responses' bytes) or not (plain
+    HTTP: bytes the caller reads itself, in whatever way), which decides the ``auto`` stream usage
+    policy.
     """
 
     __slots__ = (
@@ -100,15 +101,9 @@ class CallSite:
         self.fallbacks = recorder.fallbacks
 
     def start(
-        self,
-        api: ApiKind,
-        endpoint: Endpoint,
-        body: Mapping[str, Any],
-        *,
-        raw: bool = False,
-        attempt: Attempt | None = None,
+        self, api: ApiKind, endpoint: Endpoint, body: Mapping[str, Any], *, attempt: Attempt | None = None
     ) -> Call:
-        """Start a call: budgets, usage request, span. ``raw`` marks a caller who reads the bytes.
+        """Start a call: budgets, usage request, span.
 
         The returned call's ``body`` is the body to send instead of the caller's, when the call
         changed it (a copy: the caller's own objects are never changed); else None. ``attempt``
@@ -119,8 +114,9 @@ class CallSite:
         if attempt is None and not self.fallbacks.empty:
             first = self.fallbacks.first_attempt(model, body)
             if first is not None:
-                return self._attempts(api, endpoint, first, raw)
-        path = current_path()
+                return self._attempts(api, endpoint, first)
+        # The context variable first (a call of C); the OpenTelemetry context only when it is empty.
+        path = path_here() or tracking.carried_path()
         budgets = recorder.budgets
         gate = (
             None
@@ -132,7 +128,7 @@ class CallSite:
             new_body = body = {**body, "model": gate.model}
             model = gate.model
         stream = body.get("stream") is True
-        asked = stream and api is ApiKind.CHAT and self._asks_usage(endpoint, body, raw)
+        asked = stream and api is ApiKind.CHAT and self._asks_usage(endpoint, body)
         if asked:
             new_body = _with_usage(body)
         attributes = request_attributes(api, body, endpoint.provider in OPENAI_PROVIDERS)
@@ -143,16 +139,16 @@ class CallSite:
         if self.capture:
             record.content_attributes = content.input_attributes(api, body)
         if attempt is None:
-            return Call(self, record, api, asked and self.hideable and not raw, new_body)
+            return Call(self, record, api, asked and self.hideable, new_body)
         record.fallback_from = attempt.replaces
         # Always a body to send: the request may still hold an earlier attempt's.
-        return FallbackCall(self, record, api, asked and self.hideable and not raw, new_body or body, attempt)
+        return FallbackCall(self, record, api, asked and self.hideable, new_body or body, attempt)
 
-    def _attempts(self, api: ApiKind, endpoint: Endpoint, attempt: Attempt, raw: bool) -> Call:
+    def _attempts(self, api: ApiKind, endpoint: Endpoint, attempt: Attempt) -> Call:
         """Start ``attempt``; while a budget refuses it and the chain moves on for that, record the
         refused attempt (nothing is sent) and start the next one."""
         while True:
-            call = self.start(api, endpoint, attempt.body, raw=raw, attempt=attempt)
+            call = self.start(api, endpoint, attempt.body, attempt=attempt)
             gate = call.record.budget
             refusal = gate.refusal if gate is not None else None
             following = attempt.after(call.record.request_model, refusal) if refusal is not None else None
@@ -161,15 +157,22 @@ class CallSite:
             call.end(None, refusal)
             attempt = following
 
-    def _asks_usage(self, endpoint: Endpoint, body: Mapping[str, Any], raw: bool) -> bool:
-        """Whether to add ``stream_options.include_usage`` (DESIGN §5)."""
+    def _asks_usage(self, endpoint: Endpoint, body: Mapping[str, Any]) -> bool:
+        """Whether to add ``stream_options.include_usage`` (DESIGN §5).
+
+        ``auto`` asks only where the added usage chunk can be hidden from the caller (the SDK's
+        parsed streams, and its raw ones, whose bytes ``http_bodies`` hands on without it), on a
+        known host, when the caller left ``stream_options`` alone. Loopback and private hosts are
+        not known: what listens there is anyone's server, and one that rejects an unknown field
+        would fail the call; the end of such a stream logs how to ask (``_usage_hint``).
+        """
         policy = self.policy
         if policy == "never":
             return False
         options = body.get("stream_options")
         if policy == "always":
             return not (isinstance(options, Mapping) and options.get("include_usage") is True)
-        return self.hideable and not raw and options is None and host_matches(endpoint.address, self.hosts)
+        return self.hideable and options is None and host_matches(endpoint.address, self.hosts)
 
 
 def _with_usage(body: Mapping[str, Any]) -> dict[str, Any]:

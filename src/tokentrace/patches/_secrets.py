@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlsplit
 
-__all__ = ["client_secrets", "request_secrets"]
+__all__ = ["client_secrets", "header_and_query_secrets", "request_secrets"]
 
 _SECRET_HEADER_PARTS = ("auth", "key", "token", "secret", "cookie", "pass", "session", "sig", "credential")
 _CLIENT_CREDENTIALS = ("api_key", "admin_api_key", "webhook_secret", "_azure_ad_token")
@@ -110,6 +110,21 @@ def client_secrets(client: Any, error: BaseException | None = None) -> tuple[str
         found += _header_secrets(getattr(client, "_custom_headers", None), every=True)
         found += _query_values(getattr(client, "_custom_query", None))
         found += _url_secrets(str(client._base_url), path=True)
+    except Exception:
+        pass
+    return _clean(found) + request_secrets(None, error)
+
+
+def header_and_query_secrets(
+    headers: Iterable[Any], query: Any, error: BaseException | None = None
+) -> tuple[str, ...]:
+    """Credentials given as separate pieces (aiohttp: the session's and the call's headers, the
+    call's ``params``), and those of the request the exception names."""
+    found: list[object] = []
+    try:
+        for each in headers:
+            found += _header_secrets(each, every=False)
+        found += _query_values(query)
     except Exception:
         pass
     return _clean(found) + request_secrets(None, error)

@@ -1,9 +1,18 @@
 """Watch an HTTP response body as the caller reads it, and finish the call's record at its end.
 
 Used where tokentrace sees bytes rather than SDK objects: raw and streaming responses of the SDK,
-and (later) plain HTTP clients. The body's byte stream is replaced by a pass-through that feeds a
-copy of each chunk to a parser — SSE events one by one, or one JSON document at the end — and never
-reads ahead or consumes anything on the caller's behalf.
+and plain HTTP clients. The body's byte stream is replaced by a pass-through that feeds a copy of
+each chunk to a parser — SSE events one by one, or one JSON document at the end — and never reads
+ahead or consumes anything on the caller's behalf.
+
+Where tokentrace asked an SSE stream for its usage on the caller's behalf (an SDK raw response: the
+caller parses the bytes itself), the pass-through hands the bytes on whole events at a time and
+leaves out the usage-only event it caused, so the caller reads exactly the events it would have
+read. That needs the bytes as sent: a compressed body passes unchanged (the SDK patch asks for an
+uncompressed one when it will hide).
+
+A stream whose end marker arrived (``data: [DONE]``, the Responses API's ``response.completed``,
+Messages' ``message_stop``) ends ``completed``, whoever closes it afterwards.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from ..calls.apis import ApiKind
 from ..calls.apis.read import response_info
 from ..calls.apis.stream import StreamAccumulator
 from ..calls.records import ResponseInfo
+from ._usage_hint import note_stream_end
 
 if TYPE_CHECKING:
     from ..calls.records import LLMCall
@@ -29,6 +39,13 @@ __all__ = ["BodyObserver", "observe_chunks", "observe_response"]
 
 _MAX_JSON_BODY = 16 * 1024 * 1024  # a usage-bearing JSON body is small; never hold more than this
 _MAX_SSE_EVENT = 1024 * 1024
+_DONE = b"[DONE]"
+# Event types after which a stream has said all it will say, by family (chat ends with [DONE]).
+_END_EVENTS: dict[ApiKind, frozenset[str]] = {
+    ApiKind.RESPONSES: frozenset({"response.completed", "response.incomplete", "response.failed"}),
+    ApiKind.MESSAGES: frozenset({"message_stop"}),
+}
+_MARKED_ENDS = (names.STREAM_END_CLOSED, names.STREAM_END_ABANDONED)
 
 
 class BodyObserver:
@@ -40,12 +57,17 @@ class BodyObserver:
         "_buffer",
         "_data",
         "_decoder",
+        "_end_events",
+        "_held",
         "_json",
         "_json_size",
+        "_line_start",
         "_sse",
         "call",
         "done",
+        "hiding",
         "kind",
+        "marker_seen",
         "recorder",
     )
 
@@ -62,14 +84,21 @@ class BodyObserver:
         self.call = call
         self.kind = kind
         self.done = False
+        self.marker_seen = False
+        """Whether the stream's end marker arrived: an end by close or collection is then ``completed``."""
         self._sse = "text/event-stream" in content_type.lower()
         self._acc = StreamAccumulator(kind, hide_usage_chunk)
         self._add = self._acc.reader()
+        self._end_events = _END_EVENTS.get(kind)
         self._buffer = b""
         self._data: list[bytes] = []
         self._json: list[bytes] | None = [] if not self._sse else None
         self._json_size = 0
         encoding = content_encoding.strip().lower()
+        self.hiding = hide_usage_chunk and self._sse and encoding in ("", "identity")
+        """Whether ``pass_on`` leaves out the usage-only event tokentrace caused (bytes as sent only)."""
+        self._held = b""
+        self._line_start = 0
         self._decoder: Any = None
         if encoding in ("gzip", "x-gzip"):
             self._decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -117,22 +146,81 @@ class BodyObserver:
                 data = line[5:]
                 self._data.append(data[1:] if data.startswith(b" ") else data)
 
-    def _dispatch(self) -> None:
+    def pass_on(self, chunk: bytes) -> bytes:
+        """Feed ``chunk``; return the bytes to hand the caller: whole events, less a hidden one.
+
+        Only while ``hiding``. The bytes of an event still arriving are held back until its blank
+        line: an SSE reader can do nothing with part of an event anyway. ``held`` returns what is
+        left at the end of the body.
+        """
+        if self.done or not self.hiding:
+            self.feed(chunk)
+            return chunk
+        buffer = self._held + chunk
+        out: list[bytes] = []
+        event_start = 0
+        try:
+            line_start = self._line_start
+            while True:
+                newline = buffer.find(b"\n", line_start)
+                if newline < 0:
+                    break
+                line = buffer[line_start:newline].rstrip(b"\r")
+                line_start = newline + 1
+                if not line:
+                    if not self._dispatch():
+                        out.append(buffer[event_start:line_start])
+                    event_start = line_start
+                elif line.startswith(b"data:"):
+                    data = line[5:]
+                    self._data.append(data[1:] if data.startswith(b" ") else data)
+            self._held = buffer[event_start:]
+            self._line_start = line_start - event_start
+            if len(self._held) > _MAX_SSE_EVENT:  # not an event stream we can follow: hand it all on
+                out.append(self._held)
+                self._stop_hiding()
+            return b"".join(out)
+        except Exception as exc:  # hand on all not handed on yet, and follow this body no further
+            self._stop_hiding()
+            internal_error("reading a response body", exc)
+            return b"".join(out) + buffer[event_start:]
+
+    def held(self) -> bytes:
+        """The bytes held back when the body ended without a last blank line (handed on unchanged)."""
+        rest = self._held
+        self._held = b""
+        self._line_start = 0
+        return rest
+
+    def _stop_hiding(self) -> None:
+        self.hiding = False
+        self._held = b""
+        self._line_start = 0
+        self._data = []
+        self._sse = False  # a body we stopped following gives no usage rather than a wrong one
+
+    def _dispatch(self) -> bool:
+        """Note the event gathered so far; True means leave it out (the usage-only chunk we caused)."""
         if not self._data:
-            return
+            return False
         data = b"\n".join(self._data)
         self._data = []
-        if data == b"[DONE]":
-            return
+        if data == _DONE:
+            self.marker_seen = True
+            return False
         call = self.call
         if call.time_to_first_chunk is None:
             call.time_to_first_chunk = time.perf_counter() - call.start
         try:
             event = json.loads(data)
         except ValueError:
-            return
-        if isinstance(event, dict):
-            self._add(event)
+            return False
+        if not isinstance(event, dict):
+            return False
+        end_events = self._end_events
+        if end_events is not None and event.get("type") in end_events:
+            self.marker_seen = True
+        return self._add(event)
 
     def end(self, how: str, error: BaseException | None = None) -> None:
         if self.done:
@@ -142,8 +230,12 @@ class BodyObserver:
             info = self._result()
             call = self.call
             if call.stream:
+                if how in _MARKED_ENDS and self.marker_seen:
+                    how = names.STREAM_END_COMPLETED  # read to its end; closed or dropped after
                 call.stream_end = how
             self.recorder.end(call, info, error)
+            if call.stream and how == names.STREAM_END_COMPLETED:
+                note_stream_end(self.recorder.settings.stream_usage, call, info)
         except Exception as exc:
             internal_error("finishing a response body", exc)
 
@@ -169,11 +261,38 @@ class BodyObserver:
 
 
 def observe_chunks(chunks: Iterable[bytes], observer: BodyObserver) -> Iterator[bytes]:
-    """Pass ``chunks`` through unchanged, feeding each to ``observer``; end it however iteration ends."""
+    """Pass ``chunks`` through unchanged, feeding each to ``observer``; end it however iteration ends.
+
+    While the observer is ``hiding``, the chunks are handed on as ``BodyObserver.pass_on`` says.
+    """
+    if observer.hiding:
+        return _hiding_chunks(chunks, observer)
+    return _plain_chunks(chunks, observer)
+
+
+def _plain_chunks(chunks: Iterable[bytes], observer: BodyObserver) -> Iterator[bytes]:
     try:
         for chunk in chunks:
             observer.feed(chunk)
             yield chunk
+    except GeneratorExit:
+        observer.end(names.STREAM_END_CLOSED)
+        raise
+    except BaseException as exc:
+        observer.end(names.STREAM_END_ERROR, exc)
+        raise
+    observer.end(names.STREAM_END_COMPLETED)
+
+
+def _hiding_chunks(chunks: Iterable[bytes], observer: BodyObserver) -> Iterator[bytes]:
+    try:
+        for chunk in chunks:
+            out = observer.pass_on(chunk)
+            if out:
+                yield out
+        rest = observer.held()
+        if rest:
+            yield rest
     except GeneratorExit:
         observer.end(names.STREAM_END_CLOSED)
         raise
@@ -238,8 +357,16 @@ def _observed_async_class(base: type) -> type:
             observer = self._observer
             try:
                 async for chunk in self._inner:
-                    observer.feed(chunk)
-                    yield chunk
+                    if not observer.hiding:
+                        observer.feed(chunk)
+                        yield chunk
+                        continue
+                    shown = observer.pass_on(chunk)
+                    if shown:
+                        yield shown
+                rest = observer.held()
+                if rest:
+                    yield rest
             except GeneratorExit:
                 observer.end(names.STREAM_END_CLOSED)
                 raise
@@ -269,7 +396,10 @@ def _observed_async_class(base: type) -> type:
 def observe_response(
     recorder: Recorder, call: LLMCall, kind: ApiKind, hide_usage_chunk: bool, response: Any
 ) -> None:
-    """Replace ``response.stream`` (httpx or httpx2) with an observing pass-through."""
+    """Replace ``response.stream`` (httpx or httpx2) with an observing pass-through.
+
+    A body already in memory (a transport that read it, as ``MockTransport`` does) is read here.
+    """
     headers = response.headers
     observer = BodyObserver(
         recorder,
@@ -279,6 +409,10 @@ def observe_response(
         headers.get("content-encoding", ""),
         hide_usage_chunk,
     )
+    content = response.__dict__.get("_content")
+    if isinstance(content, bytes):
+        _observe_read(observer, response, content)
+        return
     stream = response.stream
     sync_base = _base_stream_class(stream, "SyncByteStream")
     if sync_base is not None:
@@ -288,4 +422,15 @@ def observe_response(
     if async_base is not None:
         response.stream = _observed_async_class(async_base)(stream, observer)
         return
+    observer.end(names.STREAM_END_COMPLETED)
+
+
+def _observe_read(observer: BodyObserver, response: Any, content: bytes) -> None:
+    """A body the HTTP library already holds: read at once, less a hidden event when hiding."""
+    if observer.hiding:
+        shown = observer.pass_on(content) + observer.held()
+        if shown != content:
+            response._content = shown  # what ``content``, ``iter_bytes`` and ``parse`` read
+    else:
+        observer.feed(content)
     observer.end(names.STREAM_END_COMPLETED)

@@ -70,10 +70,11 @@ def make_wrappers_for(recorder: Recorder, stream_classes: tuple[type, type]) -> 
         body = options.json_data
         if type(body) is not dict and not isinstance(body, Mapping):
             body = {}
-        raw = body.get("stream") is True and _wants_raw(options.headers)
-        call = site.start(kind, _endpoint(client), body, raw=raw)
+        call = site.start(kind, _endpoint(client), body)
         if call.body is not None:
             options.json_data = call.body  # the options are the SDK's own copy, not the caller's
+            if call.hide_usage_chunk:
+                _bytes_as_sent(options)
             if isinstance(call, FallbackCall) and call.record.stream:
                 # A stream failing before its first chunk is sent again through this same method.
                 call.resend = functools.partial(client.request, *args, **kwargs)
@@ -104,8 +105,22 @@ def make_wrappers_for(recorder: Recorder, stream_classes: tuple[type, type]) -> 
 
 
 def _wants_raw(headers: Any) -> bool:
-    """Raw-response calls hand the caller the bytes, where an added usage chunk cannot be hidden."""
+    """Raw-response calls (``with_raw_response``, ``with_streaming_response``, litellm) hand the
+    caller the response's bytes."""
     return isinstance(headers, Mapping) and bool(headers.get(_RAW_RESPONSE_HEADER))
+
+
+def _bytes_as_sent(options: Any) -> None:
+    """A raw stream tokentrace will hide a usage event from: ask for an uncompressed body.
+
+    ``http_bodies`` can leave an event out of bytes as sent, not out of compressed ones; what the
+    caller decodes is the same either way. A caller's own ``Accept-Encoding`` is kept (then a
+    compressed stream shows the usage event).
+    """
+    headers = options.headers
+    if not _wants_raw(headers) or any(str(key).lower() == "accept-encoding" for key in headers):
+        return
+    options.headers = {**headers, "Accept-Encoding": "identity"}  # a new dict: never the caller's
 
 
 _raw_by_type: dict[type, bool] = {}

@@ -23,6 +23,7 @@ import wrapt
 from .. import names
 from .._guard import internal_error
 from ..calls.apis.stream import StreamAccumulator
+from ._usage_hint import note_stream_end
 
 if TYPE_CHECKING:
     from ..calls.records import LLMCall
@@ -100,6 +101,8 @@ class StreamState:
             if acc.texts is not None:
                 call.content_attributes = {**(call.content_attributes or {}), **stream_content(acc)}
             self.recorder.end(call, info, error)
+            if end == names.STREAM_END_COMPLETED:
+                note_stream_end(self.recorder.settings.stream_usage, call, info)
         except Exception as exc:
             internal_error("finishing a stream", exc)
 

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from genai_prices.data_snapshot import DataSnapshot
     from genai_prices.types import ModelInfo, ModelPrice, Provider
 
-__all__ = ["GENAI_PROVIDERS", "SOURCE", "Lookup", "lookup", "version"]
+__all__ = ["GENAI_PROVIDERS", "SOURCE", "Lookup", "highest_rates", "lookup", "version"]
 
 SOURCE = "genai-prices"
 
@@ -106,6 +106,38 @@ def _lookup(provider: str | None, model: str, service_tier: str | None, now: flo
     if rates is not None and rates.date is None and snapshot.from_auto_update:
         rates = _with_date(rates, snapshot.timestamp.date().isoformat())
     return (rates, *_window(info, at))
+
+
+def highest_rates() -> tuple[Decimal, Decimal]:
+    """The highest per-token rate and the highest per-call fee (USD) anywhere in genai-prices' data.
+
+    Every provider, model, dated price, price variant and tier counts, whatever the unit of its
+    ``*_mtok`` key (text, audio, image tokens): the bound a provider's own cost is checked against
+    (``PriceBook.plausible_provider_cost``) must hold for any call the data could price.
+    """
+    from genai_prices.data_snapshot import get_snapshot
+    from genai_prices.types import TieredPrices
+
+    per_million = per_thousand_calls = Decimal(0)
+    for provider in get_snapshot().providers:
+        for info in provider.models:
+            listed = info.prices if isinstance(info.prices, list) else [info.prices]
+            prices = [getattr(price, "prices", price) for price in listed]
+            prices.extend(variant.prices for variant in getattr(info, "price_variants", None) or ())
+            for model_price in prices:
+                for key, price in vars(model_price).items():
+                    top = (
+                        max([price.base, *(t.price for t in price.tiers)])
+                        if isinstance(price, TieredPrices)
+                        else price
+                    )
+                    if not isinstance(top, Decimal):
+                        continue
+                    if key.endswith("_mtok"):
+                        per_million = max(per_million, top)
+                    elif key == "requests_kcount":
+                        per_thousand_calls = max(per_thousand_calls, top)
+    return per_million.scaleb(-6, MONEY), per_thousand_calls.scaleb(-3, MONEY)
 
 
 def _find(snapshot: DataSnapshot, provider: str | None, model: str) -> tuple[Provider, ModelInfo] | None:

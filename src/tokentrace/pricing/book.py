@@ -4,6 +4,11 @@ The per-call path (`PriceBook.cost`) is one clock read, one dict lookup and a ha
 operations. Resolution (override matching, the genai-prices lookup) happens on the first call for a
 (provider, response model, request model, service tier) and again only when that price's validity
 window ends (DeepSeek's off-peak hours, a dated price change) or the overrides change.
+
+A cost the response carries itself (OpenRouter's ``usage.cost``) is used only when it is plausible
+(`PriceBook.plausible_provider_cost`): at most ``PROVIDER_COST_MULTIPLE`` times what the call's
+tokens would cost at the highest rate the book knows, plus the highest per-call fee, and never
+held to less than ``PROVIDER_COST_FLOOR``. A gateway that reports 1e300 USD must not spend a budget.
 """
 
 from __future__ import annotations
@@ -11,9 +16,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
+from decimal import Decimal
 from typing import TYPE_CHECKING, Optional
 
 from tokentrace import names
+from tokentrace._money import MONEY, ZERO
 from tokentrace.pricing import _genai
 from tokentrace.pricing.overrides import PriceOverride, best_override
 from tokentrace.pricing.rates import Cost, Rates, _cost
@@ -21,7 +28,13 @@ from tokentrace.pricing.rates import Cost, Rates, _cost
 if TYPE_CHECKING:
     from tokentrace.calls.records import Usage
 
-__all__ = ["PriceBook"]
+__all__ = ["PROVIDER_COST_FLOOR", "PROVIDER_COST_MULTIPLE", "PriceBook"]
+
+PROVIDER_COST_FLOOR = Decimal(1)
+"""USD: a provider's cost up to this is plausible for any call (search fees, images, a model
+priced nowhere), so the bound never refuses an honest small cost."""
+PROVIDER_COST_MULTIPLE = 10
+"""How far above the call's tokens at the highest known rate a provider's cost may go."""
 
 _Key = tuple[Optional[str], Optional[str], Optional[str], Optional[str]]
 _UNPRICED: _genai.Lookup = (None, -math.inf, math.inf)
@@ -51,6 +64,11 @@ class PriceBook:
         self._clock = clock
         self._max_entries = max_entries
         self._cache: dict[_Key, _genai.Lookup] = {}
+        # (per-token rate, per-call fee): the highest of the overrides (kept with the overrides
+        # they were found in, so a change of overrides meanwhile cannot leave a stale pair), and of
+        # genai-prices' data; found when a provider's cost first needs them.
+        self._highest_overrides: tuple[tuple[PriceOverride, ...], tuple[Decimal, Decimal]] | None = None
+        self._highest_data: tuple[Decimal, Decimal] | None = None
 
     @property
     def overrides(self) -> tuple[PriceOverride, ...]:
@@ -74,6 +92,34 @@ class PriceBook:
     def clear_cache(self) -> None:
         """Forget resolved prices (after genai-prices data was updated at run time, say)."""
         self._cache = {}
+        self._highest_data = None
+
+    def plausible_provider_cost(self, usage: Usage) -> bool:
+        """Whether ``usage.provider_cost`` is a cost the call could have had (True when absent).
+
+        Plausible: at most `PROVIDER_COST_FLOOR`, or at most `PROVIDER_COST_MULTIPLE` times the
+        call's tokens (input plus output) at the highest per-token rate known (any override, any
+        genai-prices entry), plus the highest per-call fee. Costs above the floor are rare, and
+        only they look the rates up; genai-prices' data is scanned once, and only when the
+        overrides alone do not already allow the cost.
+        """
+        amount = usage.provider_cost
+        if amount is None or amount <= PROVIDER_COST_FLOOR:
+            return True
+        tokens = (usage.input_tokens or 0) + (usage.output_tokens or 0)
+        overrides = self._overrides
+        found = self._highest_overrides
+        if found is None or found[0] is not overrides:
+            found = self._highest_overrides = (overrides, _highest_of(overrides))
+        highest = found[1]
+        if amount <= _ceiling(tokens, *highest):
+            return True
+        if not self._use_genai:
+            return False
+        data = self._highest_data
+        if data is None:
+            data = self._highest_data = _genai.highest_rates()
+        return amount <= _ceiling(tokens, max(highest[0], data[0]), max(highest[1], data[1]))
 
     def rates(self, provider: str | None, model: str, *, service_tier: str | None = None) -> Rates | None:
         """The rates that price ``model`` at ``provider`` now, or ``None`` if it has no known price."""
@@ -179,3 +225,22 @@ class PriceBook:
         if self._use_genai:
             return _genai.lookup(provider, target, service_tier, now)
         return _UNPRICED
+
+
+def _highest_of(overrides: Iterable[PriceOverride]) -> tuple[Decimal, Decimal]:
+    """The highest per-token rate and per-call fee (USD) among the overrides' rates."""
+    per_million = fee = ZERO
+    for override in overrides:
+        rates = override.rates
+        if rates is None:
+            continue
+        bands = [(rates.input, rates.output, rates.cache_read, rates.cache_write, rates.reasoning)]
+        bands.extend((t.input, t.output, t.cache_read, t.cache_write, t.reasoning) for t in rates.tiers)
+        for band in bands:
+            per_million = max(per_million, *(rate for rate in band if rate is not None))
+        fee = max(fee, rates.request)
+    return per_million.scaleb(-6, MONEY), fee
+
+
+def _ceiling(tokens: int, rate: Decimal, fee: Decimal) -> Decimal:
+    return max(PROVIDER_COST_FLOOR, MONEY.multiply(PROVIDER_COST_MULTIPLE, MONEY.fma(tokens, rate, fee)))

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from .aggregate import BY_CHOICES, Figures, Group, Report, lower_quantile, summarize
+from .aggregate import BY_CHOICES, Figures, Group, Report, nearest_rank_quantile, summarize
 from .html import render_html
 from .machine import render_csv, render_json
 from .period import Period, parse_period, parse_when
@@ -18,7 +18,7 @@ __all__ = [
     "Group",
     "Period",
     "Report",
-    "lower_quantile",
+    "nearest_rank_quantile",
     "parse_period",
     "parse_when",
     "render_csv",

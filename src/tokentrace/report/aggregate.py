@@ -2,9 +2,9 @@
 
 Pure functions: rows in, a frozen ``Report`` out. Each figure follows ``tokentrace._figures``, as
 the in-process summary does, so both agree: costs are exact sums of the known costs, latency
-covers every call with a valid duration, and p95 is the lower nearest rank, an observed
-duration (with the n durations sorted, the one at 0-based index floor(0.95 * (n - 1))), found
-exactly here.
+covers every call that was sent with a valid duration, and p95 is the nearest rank, an observed
+duration (with the n durations sorted, the one at 0-based index ceil(0.95 * n) - 1: the smallest
+with at least 95 % of them at or below it), found exactly here.
 """
 
 from __future__ import annotations
@@ -17,14 +17,24 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import TYPE_CHECKING, Union
 
-from .._figures import Tally, lower_rank
+from .. import names
+from .._figures import Tally, nearest_rank
 from .._money import add as _add_usd
 from .period import Period
 
 if TYPE_CHECKING:
     from ..ledger.reader import CallFigures, LedgerRow
 
-__all__ = ["BY_ALIASES", "BY_CHOICES", "Call", "Figures", "Group", "Report", "lower_quantile", "summarize"]
+__all__ = [
+    "BY_ALIASES",
+    "BY_CHOICES",
+    "Call",
+    "Figures",
+    "Group",
+    "Report",
+    "nearest_rank_quantile",
+    "summarize",
+]
 
 BY_CHOICES = ("model", "tracking_id", "provider", "day")
 """What a report can be broken down by."""
@@ -35,6 +45,7 @@ BY_ALIASES = {"tracking-id": "tracking_id"}
 NO_VALUE = {"model": "(unknown model)", "tracking_id": "(no tracking id)", "provider": "(unknown provider)"}
 
 _INF = math.inf
+_REFUSED = names.CALL_STATUS_REFUSED
 
 Call = Union["CallFigures", "LedgerRow"]
 """What a report reads: ledger rows, whole or only the columns reports add up."""
@@ -48,6 +59,8 @@ class Figures:
     errors: int = 0
     """Calls that failed other than by timing out."""
     timeouts: int = 0
+    refused: int = 0
+    """Calls a budget refused before sending: not errors; they cost nothing and have no latency."""
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
@@ -56,7 +69,7 @@ class Figures:
     cost: Decimal = Decimal(0)
     """USD, the exact sum of the known costs."""
     unknown_cost_calls: int = 0
-    """Calls whose cost is not in ``cost`` (unpriced model, no usage reported, failed call)."""
+    """Calls whose cost is unknown, for any reason (unpriced model, no usage reported, failed call)."""
     avg_latency: float | None = None
     p95_latency: float | None = None
     fallbacks: int = 0
@@ -85,12 +98,12 @@ class Report:
     """Where the rows came from (the ledger file), for the reader's benefit."""
 
 
-def lower_quantile(values: Sequence[float], q: float) -> float | None:
-    """The value at index ``lower_rank(q, n)`` of the n sorted values; None when there are none."""
+def nearest_rank_quantile(values: Sequence[float], q: float) -> float | None:
+    """The value at index ``nearest_rank(q, n)`` of the n sorted values; None when there are none."""
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[lower_rank(q, len(ordered))]
+    return ordered[nearest_rank(q, len(ordered))]
 
 
 class _Totals(Tally):
@@ -110,6 +123,9 @@ class _Totals(Tally):
             self.errors += 1
         elif status == "timeout":
             self.timeouts += 1
+        elif status == _REFUSED:  # never sent: no tokens, no cost, no latency
+            self.refused += 1
+            return
         self.input_tokens += row.input_tokens or 0
         self.output_tokens += row.output_tokens or 0
         self.cache_read_tokens += row.cache_read_tokens or 0
@@ -138,7 +154,7 @@ class _Totals(Tally):
             **self.row_fields(),
             cache_write_tokens=self.cache_write_tokens,
             avg_latency=self.avg_latency,
-            p95_latency=lower_quantile(self.durations, 0.95),
+            p95_latency=nearest_rank_quantile(self.durations, 0.95),
         )
 
 

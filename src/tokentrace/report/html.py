@@ -82,7 +82,8 @@ def _cards(total: Figures) -> str:
             _card(
                 "Calls",
                 count(total.requests),
-                f"{count(total.errors)} errors, {count(total.timeouts)} timeouts",
+                f"{count(total.errors)} errors, {count(total.timeouts)} timeouts"
+                + (f", {count(total.refused)} refused" if total.refused else ""),
             ),
             _card(
                 "Tokens",
@@ -176,8 +177,8 @@ def _row(cells: list[str]) -> str:
 
 
 def _table(report: Report) -> str:
-    heads = [BY_TITLES[report.by], "calls", "errors", "timeouts", "input tokens", "output tokens"]
-    heads += ["cost (USD)", "unknown cost", "avg s", "p95 s"]
+    heads = [BY_TITLES[report.by], "calls", "errors", "timeouts", "refused", "input tokens"]
+    heads += ["output tokens", "cost (USD)", "unknown", "avg s", "p95 s"]
     fallbacks = report.total.fallbacks > 0  # the column only when some call fell back
     if fallbacks:
         heads.append("fallbacks")
@@ -188,6 +189,7 @@ def _table(report: Report) -> str:
             count(f.requests),
             count(f.errors),
             count(f.timeouts),
+            count(f.refused),
             count(f.input_tokens),
             count(f.output_tokens),
             cost_cell(f),

@@ -17,7 +17,8 @@ from .formatting import exact_usd
 __all__ = ["CSV_FIELDS", "P95_DEFINITION", "figures_dict", "render_csv", "render_json"]
 
 P95_DEFINITION = (
-    "lower nearest rank: the duration at 0-based index floor(0.95 * (n - 1)) of the n sorted durations"
+    "nearest rank: the smallest duration with at least 95 % of the durations at or below it "
+    "(0-based index ceil(0.95 * n) - 1 of the n sorted durations of the calls sent)"
 )
 
 CSV_FIELDS = (
@@ -33,6 +34,7 @@ CSV_FIELDS = (
     "unknown_cost_calls",
     "avg_latency_s",
     "p95_latency_s",
+    "refused",
     "fallbacks",
 )
 
@@ -52,6 +54,7 @@ def figures_dict(figures: Figures) -> dict[str, Any]:
         "unknown_cost_calls": figures.unknown_cost_calls,
         "avg_latency_s": figures.avg_latency,
         "p95_latency_s": figures.p95_latency,
+        "refused": figures.refused,
         "fallbacks": figures.fallbacks,
     }
 

@@ -1,7 +1,7 @@
 """The report for a terminal: totals, a breakdown table and a bar chart of cost, fitted to a width.
 
-When the table is wider than the terminal, the least telling columns go first (timeouts, the
-unknown-cost count, averages, token counts); the chart always fits, its bars drawn in eighths of a
+When the table is wider than the terminal, the least telling columns go first (timeouts, averages,
+errors, refused calls, the unknown-cost count, token counts); the chart always fits, its bars drawn in eighths of a
 character with Unicode blocks, or ``#`` where the output cannot encode them.
 """
 
@@ -33,12 +33,13 @@ _COLUMNS = (
     _Column("calls", lambda f: count(f.requests), 99),
     _Column("errors", lambda f: count(f.errors), 3),
     _Column("timeouts", lambda f: count(f.timeouts), 1),
-    _Column("input tok", lambda f: count(f.input_tokens), 5),
-    _Column("output tok", lambda f: count(f.output_tokens), 5),
+    _Column("refused", lambda f: count(f.refused), 4),
+    _Column("input tok", lambda f: count(f.input_tokens), 6),
+    _Column("output tok", lambda f: count(f.output_tokens), 6),
     _Column("cost", cost_cell, 99),
-    _Column("unknown", lambda f: count(f.unknown_cost_calls), 4),
+    _Column("unknown", lambda f: count(f.unknown_cost_calls), 5),
     _Column("avg s", lambda f: seconds(f.avg_latency), 2),
-    _Column("p95 s", lambda f: seconds(f.p95_latency), 6),
+    _Column("p95 s", lambda f: seconds(f.p95_latency), 7),
 )
 
 
@@ -66,11 +67,13 @@ def _totals_lines(report: Report) -> list[str]:
     total = report.total
     unknown = total.unknown_cost_calls
     return [
-        f"  calls     {count(total.requests)}  ({count(total.errors)} errors, {count(total.timeouts)} timeouts)",
+        f"  calls     {count(total.requests)}  ({count(total.errors)} errors, {count(total.timeouts)} timeouts"
+        + (f", {count(total.refused)} refused by a budget)" if total.refused else ")"),
         f"  tokens    {count(total.input_tokens)} in, {count(total.output_tokens)} out",
         f"  cost      {usd(total.cost)}"
         + (f"  (+ {count(unknown)} call{'s' if unknown != 1 else ''} with unknown cost)" if unknown else ""),
-        f"  latency   avg {seconds(total.avg_latency)} s, p95 {seconds(total.p95_latency)} s",
+        f"  latency   avg {seconds(total.avg_latency)} s, p95 {seconds(total.p95_latency)} s"
+        + (" (calls sent)" if total.refused else ""),
     ]
 
 

@@ -34,12 +34,16 @@ class GroupSummary:
     cost: Decimal
     """USD, the exact sum of the known costs."""
     unknown_cost_calls: int
-    """Calls whose cost is not in ``cost``: unpriced model, no usage reported."""
+    """Calls whose cost is unknown, for any reason (unpriced model, no usage reported, failed):
+    the ``unknown`` column."""
     avg_latency: float
-    """Mean duration (exact to the nanosecond per call); 0.0 when no call had a valid duration."""
+    """Mean duration of the calls sent (exact to the nanosecond per call); 0.0 when no call had a
+    valid duration."""
     p95_latency: float
-    """Within the sketch's relative accuracy of the exact lower p95 (see ``summary.sketch``)."""
+    """Within the sketch's relative accuracy of the exact nearest-rank p95 (see ``summary.sketch``)."""
     p50_latency: float
+    refused: int = 0
+    """Calls a budget refused before sending (in ``requests``, but not errors; no cost, no latency)."""
     fallbacks: int = 0
     """Calls sent to this group's model after an earlier model of their fallback chain failed."""
 

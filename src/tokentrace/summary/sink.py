@@ -35,6 +35,7 @@ OVERFLOW = names.OVERFLOW_TRACKING_ID
 """Every field of the group that takes new keys' calls once a slice holds ``max_groups`` keys."""
 
 _INF = math.inf
+_REFUSAL = names.REFUSAL_ERROR_TYPE
 
 
 class SummarySink:
@@ -131,7 +132,12 @@ class SummarySink:
                 duration = _seconds(duration)
             timed_out = bool(record.timed_out)
             fell_back = record.fallback_from is not None
-            failed = not timed_out and bool(record.error_type)
+            failed = refused = False
+            if not timed_out and record.error_type:
+                if record.error_type == _REFUSAL:
+                    refused = True
+                else:
+                    failed = True
             key = (
                 record.response_model or record.request_model or "",
                 record.tracking_id or "",
@@ -140,8 +146,9 @@ class SummarySink:
             )
             now = self._clock()
             # The rules of _figures, inline: negative, NaN and infinite durations say nothing
-            # about latency and are left out of it; the rest count as whole nanoseconds.
-            timed = 0.0 <= duration < _INF
+            # about latency and are left out of it, as are refused calls (never sent); the rest
+            # count as whole nanoseconds.
+            timed = 0.0 <= duration < _INF and not refused
             nanos = round(duration * 1e9) if timed else 0
         except Exception as exc:
             self._drop(exc)
@@ -159,12 +166,15 @@ class SummarySink:
                     totals.timeouts += 1
                 elif failed:
                     totals.errors += 1
+                elif refused:
+                    totals.refused += 1
                 totals.input_tokens += input_tokens
                 totals.output_tokens += output_tokens
                 totals.cache_read_tokens += cache_read
                 totals.reasoning_tokens += reasoning
                 if cost is None:
-                    totals.unknown_cost_calls += 1
+                    if not refused:  # a refused call cost nothing
+                        totals.unknown_cost_calls += 1
                 else:
                     totals.cost = _add_usd(totals.cost, cost)
                 if fell_back:

@@ -6,9 +6,9 @@ how many were added, and two sketches merge by adding bucket counts.
 Error bound. With ``relative_accuracy`` alpha, let gamma = (1 + alpha) / (1 - alpha). A positive
 value x falls in bucket i = ceil(log_gamma(x)), which covers (gamma**(i-1), gamma**i], and the
 bucket is reported as 2 * gamma**i / (gamma + 1): that is within alpha * x of every x in the bucket.
-So ``quantile(q)`` is within relative error alpha (up to float rounding) of the exact *lower*
-quantile: the value at 0-based index floor(q * (n - 1)) of the n added values, sorted
-(``_figures.lower_rank``, the rank the report uses too). Zeros are counted apart and reported
+So ``quantile(q)`` is within relative error alpha (up to float rounding) of the exact
+nearest-rank quantile: the value at 0-based index ceil(q * n) - 1 of the n added values, sorted
+(``_figures.nearest_rank``, the rank the report uses too). Zeros are counted apart and reported
 exactly.
 
 Bucket cap. At most ``max_buckets`` buckets are kept; past that the lowest buckets are folded into
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 
-from .._figures import lower_rank
+from .._figures import nearest_rank
 
 __all__ = ["LatencySketch", "LogMapping"]
 
@@ -143,13 +143,14 @@ class LatencySketch:
         return LatencySketch.restore(self.mapping, dict(self.buckets), self.zero_count, self.floor)
 
     def quantile(self, q: float) -> float:
-        """Estimate of the value at sorted index floor(q * (n - 1)); 0.0 for an empty sketch."""
+        """Estimate of the value at sorted index ceil(q * n) - 1 (the nearest rank); 0.0 for an
+        empty sketch."""
         if not 0.0 <= q <= 1.0:
             raise ValueError(f"quantile must be in [0, 1], got {q!r}")
         total = self.count
         if total == 0:
             return 0.0
-        rank = lower_rank(q, total)
+        rank = nearest_rank(q, total)
         seen = self.zero_count
         if rank < seen:
             return 0.0

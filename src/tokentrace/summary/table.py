@@ -15,10 +15,11 @@ _HEADERS = (
     "requests",
     "errors",
     "timeouts",
+    "refused",
     "input tok",
     "output tok",
     "cost (USD)",
-    "unpriced",
+    "unknown",
     "avg s",
     "p50 s",
     "p95 s",
@@ -37,6 +38,7 @@ def _row(labels: list[str], row: GroupSummary, latencies: bool = True, fallbacks
         f"{row.requests:,}",
         f"{row.errors:,}",
         f"{row.timeouts:,}",
+        f"{row.refused:,}",
         f"{row.input_tokens:,}",
         f"{row.output_tokens:,}",
         _usd(row.cost),
@@ -53,8 +55,11 @@ def _row(labels: list[str], row: GroupSummary, latencies: bool = True, fallbacks
 def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
     """Totals first, then one line per group in the order given.
 
-    Latency columns are seconds; p50/p95 come from the sketch (within its relative accuracy). The
-    total line leaves them blank: quantiles of groups do not add up, ask ``summary(by=())``.
+    Latency columns are seconds, of the calls that were sent; p50/p95 are nearest ranks from the
+    sketch (within its relative accuracy). The total line leaves them blank: quantiles of groups do
+    not add up, ask ``summary(by=())``. ``refused``: calls a budget refused before sending;
+    ``unknown``: calls whose cost is unknown, for any reason; ``fallbacks`` (shown only when some
+    call fell back): calls sent to the row's model after an earlier model of their chain failed.
     """
     fields = (by,) if isinstance(by, str) else tuple(by)
     requests = sum(row.requests for row in rows)
@@ -62,11 +67,11 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
     cost = Decimal(0)
     for row in rows:
         cost = _money.add(cost, row.cost)
-    unpriced = sum(row.unknown_cost_calls for row in rows)
+    unknown = sum(row.unknown_cost_calls for row in rows)
     lines = [
         f"Total requests: {requests:,}",
         f"Total tokens:   {tokens:,}",
-        f"Total cost:     ${_usd(cost)}" + (f"  (+{unpriced:,} calls of unknown cost)" if unpriced else ""),
+        f"Total cost:     ${_usd(cost)}" + (f"  (+{unknown:,} calls of unknown cost)" if unknown else ""),
         "",
     ]
     # The fallback column only when some call fell back (``tokentrace.Fallback``).
@@ -88,10 +93,11 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
             cache_read_tokens=sum(row.cache_read_tokens for row in rows),
             reasoning_tokens=sum(row.reasoning_tokens for row in rows),
             cost=cost,
-            unknown_cost_calls=unpriced,
+            unknown_cost_calls=unknown,
             avg_latency=0.0,
             p95_latency=0.0,
             p50_latency=0.0,
+            refused=sum(row.refused for row in rows),
             fallbacks=sum(row.fallbacks for row in rows),
         )
         labels = ["TOTAL"] + [""] * (len(fields) - 1) if fields else []

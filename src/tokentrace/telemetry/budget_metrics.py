@@ -12,7 +12,7 @@ from typing import Any
 from opentelemetry.metrics import CallbackOptions, Meter, Observation
 
 from .. import _money, names
-from ..budgets import BudgetBook, BudgetExceededError, BudgetState
+from ..budgets import BudgetBook, BudgetError, BudgetExceededError, BudgetState
 from ..budgets.gate import BudgetGate
 
 __all__ = ["add_budget_events", "register_budget_metrics"]
@@ -29,7 +29,9 @@ def _event_attributes(state: BudgetState, outcome: str) -> dict[str, Any]:
     }
 
 
-def _refusal_attributes(error: BudgetExceededError) -> dict[str, Any]:
+def _refusal_attributes(error: BudgetError) -> dict[str, Any]:
+    if not isinstance(error, BudgetExceededError):  # the budgets could not be checked (fail closed)
+        return {names.BUDGET_OUTCOME: names.BUDGET_UNAVAILABLE}
     return {
         names.BUDGET_NAME: error.budget.name or "",
         names.BUDGET_OUTCOME: names.BUDGET_REFUSED,

@@ -71,6 +71,19 @@ class StableInstruments:
                 usage.output_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT}
             )
 
+    def record_usage(self, operation: str, usage: Usage | None, attributes: dict[str, Any]) -> None:
+        """The token histogram alone: the tokens of a call whose other instrumentation never saw them."""
+        if usage is None:
+            return
+        if usage.input_tokens is not None:
+            self._tokens.record(
+                usage.input_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_INPUT}
+            )
+        if usage.output_tokens is not None:
+            self._tokens.record(
+                usage.output_tokens, {**attributes, names.GEN_AI_TOKEN_TYPE: names.TOKEN_OUTPUT}
+            )
+
 
 class LatestInstruments:
     """semantic-conventions-genai: per-kind usage counters, per-call token histograms, embeddings apart."""
@@ -124,6 +137,20 @@ class LatestInstruments:
         for field, counter in self._counters:
             value = getattr(usage, field) if usage is not None else None
             counter.add(value or 0, counter_attributes)
+
+    def record_usage(self, operation: str, usage: Usage | None, attributes: dict[str, Any]) -> None:
+        """The token instruments alone: the tokens of a call whose other instrumentation never saw them."""
+        if usage is None:
+            return
+        if operation == names.OP_EMBEDDINGS:
+            self._embeddings_input.record(usage.input_tokens or 0, attributes)
+            return
+        self._input.record(usage.input_tokens or 0, attributes)
+        self._output.record(usage.output_tokens or 0, attributes)
+        counter_attributes = {**attributes, names.GEN_AI_TOKEN_MODALITY: names.MODALITY_UNKNOWN}
+        counter_attributes.pop(names.ERROR_TYPE, None)
+        for field, counter in self._counters:
+            counter.add(getattr(usage, field) or 0, counter_attributes)
 
 
 def make_instruments(meter: Meter, latest: bool) -> StableInstruments | LatestInstruments:

@@ -2,13 +2,14 @@
 
 Anthropic counts cached input apart from ``input_tokens``; the GenAI conventions count it inside,
 so input here is uncached + cache reads + cache writes. Stop reasons map to the chat vocabulary.
+As for every API, one field that holds no count makes the usage unknown (``fields.count``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ..fields import count, get, model_name, text, view
+from ..fields import InvalidUsage, count, get, model_name, text, view
 from ..records import ResponseInfo, Usage
 
 if TYPE_CHECKING:
@@ -26,13 +27,17 @@ _STOP_REASONS = {
 
 
 def anthropic_usage(raw: Any) -> Usage | None:
-    """Usage of a Messages response, with cached input counted inside the input tokens."""
+    """Usage of a Messages response, with cached input counted inside the input tokens; None
+    when absent or invalid."""
     if raw is None:
         return None
-    uncached = count(get(raw, "input_tokens"))
-    cache_read = count(get(raw, "cache_read_input_tokens"))
-    cache_write = count(get(raw, "cache_creation_input_tokens"))
-    output = count(get(raw, "output_tokens"))
+    try:
+        uncached = count(get(raw, "input_tokens"))
+        cache_read = count(get(raw, "cache_read_input_tokens"))
+        cache_write = count(get(raw, "cache_creation_input_tokens"))
+        output = count(get(raw, "output_tokens"))
+    except InvalidUsage:
+        return None
     if uncached is None and output is None:
         return None
     total_input = None if uncached is None else uncached + (cache_read or 0) + (cache_write or 0)
@@ -74,11 +79,15 @@ def read_event(acc: StreamAccumulator, event: Any) -> bool:
         reason = _stop_reason(get(get(event, "delta"), "stop_reason"))
         if reason is not None:
             acc.reasons[0] = reason
-        output = count(get(get(event, "usage"), "output_tokens"))
-        if output is not None:
-            if info.usage is None:
-                info.usage = Usage()
-            info.usage.output_tokens = output
+        try:
+            output = count(get(get(event, "usage"), "output_tokens"))
+        except InvalidUsage:
+            info.usage = None  # a count that is not one: the stream's usage is unknown
+        else:
+            if output is not None:
+                if info.usage is None:
+                    info.usage = Usage()
+                info.usage.output_tokens = output
     elif event_type == "content_block_delta" and acc.texts is not None:
         piece = get(get(event, "delta"), "text")
         if isinstance(piece, str):

@@ -2,22 +2,35 @@
 
 Also the variants providers and gateways send in the same place: DeepSeek's cache hits at the top
 level, cache writes of gateways fronting Anthropic models, OpenRouter's ``usage.cost``.
+
+A usage is valid or unknown: one field read for the price that holds no count (``fields.count``)
+makes the whole usage unknown. A detail larger than its total (cached input above the prompt,
+reasoning above the completion) is cut to that total, so a call is never priced above what its
+own totals allow.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from ..fields import count, money, view
+from ..fields import InvalidUsage, count, money, view
 from ..records import Usage
 
 __all__ = ["usage_from"]
 
 
 def usage_from(raw: Any) -> Usage | None:
-    """Usage of any OpenAI-compatible shape (chat/completions, responses, embeddings)."""
+    """Usage of any OpenAI-compatible shape (chat/completions, responses, embeddings); None when
+    absent or invalid."""
     if raw is None:
         return None
+    try:
+        return _usage(raw)
+    except InvalidUsage:
+        return None
+
+
+def _usage(raw: Any) -> Usage | None:
     fields = view(raw)
     get = fields.get
     input_tokens = count(get("prompt_tokens"))
@@ -46,6 +59,15 @@ def usage_from(raw: Any) -> Usage | None:
         provider_cost = money(provider_cost)
     if input_tokens is None and output_tokens is None and provider_cost is None:
         return None
+    if cache_read or cache_write:
+        # Cache reads first, then writes, within the prompt: no detail prices above its total.
+        prompt = input_tokens or 0
+        if cache_read is not None and cache_read > prompt:
+            cache_read = prompt
+        if cache_write is not None and cache_write > prompt - (cache_read or 0):
+            cache_write = prompt - (cache_read or 0)
+    if reasoning and reasoning > (output_tokens or 0):
+        reasoning = output_tokens or 0
     return Usage(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
