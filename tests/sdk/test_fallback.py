@@ -400,7 +400,10 @@ def test_beside_another_instrumentation_each_attempt_enriches_its_one_span(
     assert (attrs["tokentrace.fallback.from"], attrs["tokentrace.fallback.attempt"]) == (FIRST, 2)
     assert attrs["tokentrace.fallback.reason"] == "rate_limit"
     assert attrs["gen_ai.usage.cost.amount"] > 0
+    # The caller's call succeeded: the failed attempt's error does not mark the one span.
+    assert "error.type" not in attrs and span.status.is_ok
     assert [r.fallback_from for r in records] == [None, FIRST]
+    assert records[0].error_type == "RateLimitError"  # the ledger and summary keep the attempt's error
     assert {r.span_id for r in records} == {f"{span.context.span_id:016x}"}
     (point,) = telemetry.metrics()["tokentrace.fallbacks"]
     assert (point.attributes["tokentrace.fallback.from"], point.attributes["tokentrace.fallback.to"]) == (

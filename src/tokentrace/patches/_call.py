@@ -303,6 +303,12 @@ class FallbackCall(Call):
     ) -> None:
         if error is not None or (status_code is not None and status_code >= 400):
             info = self._failed(info, error, status_code)
+            if self.then is not None:  # replaced by the next attempt
+                try:
+                    self.site.recorder.end(self.record, info, error, status_code=status_code, superseded=True)
+                except Exception as exc:
+                    internal_error(f"recording the end of {self.site.name}", exc)
+                return
         super().end(info, error, status_code)
 
     def _failed(

@@ -166,11 +166,14 @@ class Recorder:
         error: BaseException | None = None,
         *,
         status_code: int | None = None,
+        superseded: bool = False,
     ) -> None:
         """Finish a call once: its cost, its span, its metrics, then its record to every sink.
 
         A failure is an exception (``error``) or, for plain HTTP calls, an HTTP status of 400 or
         more (``status_code``), whose ``error.type`` is the status code as the HTTP conventions say.
+        ``superseded``: a failed attempt of a fallback chain that the next attempt replaces; on
+        another instrumentation's span of the call it leaves only tokentrace's own attributes.
         """
         call.duration = time.perf_counter() - call.start
         call.response = response
@@ -256,7 +259,7 @@ class Recorder:
                 call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
             )
         else:
-            self._end_enriching(call, attributes, usage, metric_attributes)
+            self._end_enriching(call, attributes, usage, metric_attributes, superseded)
         record = _call_record(call, usage)
         if gate is not None or not self.budgets.empty:
             _charge_budgets(self.budgets, gate, record)
@@ -272,11 +275,13 @@ class Recorder:
         attributes: dict[str, Any],
         usage: Usage | None,
         metric_attributes: dict[str, Any],
+        superseded: bool = False,
     ) -> None:
         """The end of a call whose span is another instrumentation's: its attributes go on that span
         (tokentrace's own always, the rest where it has none), which its owner ends. The histograms
         are the owner's, but for tokens it cannot have seen: a stream's usage chunk that tokentrace
-        asked for and kept from its caller."""
+        asked for and kept from its caller. A ``superseded`` fallback attempt leaves only its own
+        attributes: the span is the caller's whole call, and the next attempt answers for it."""
         peer = call.peer
         if peer.end_time is None:  # still open (an owner that ended it first loses nothing else)
             present = peer.attributes or {}
@@ -284,7 +289,7 @@ class Recorder:
                 {
                     key: value
                     for key, value in attributes.items()
-                    if key not in present or key.startswith(names.OWN_ATTRIBUTE_PREFIXES)
+                    if (key not in present and not superseded) or key.startswith(names.OWN_ATTRIBUTE_PREFIXES)
                 }
             )
         if not call.peer_metrics:
