@@ -210,6 +210,8 @@ BAD_ARGUMENTS = [
     ("http_endpoints", {"/v1/generate": "chatty"}),
     ("budgets", [1]),
     ("budgets", "month"),
+    ("fallbacks", [("deepseek-v3.2", "gpt-4.1")]),
+    ("fallbacks", "deepseek-v3.2"),
     ("ledger", 1),
 ]
 

@@ -13,9 +13,11 @@ from ._version import __version__
 from .activation import (
     Instrumentation,
     add_budget,
+    add_fallback,
     budget_states,
     instrumentation,
     price_book,
+    set_fallbacks,
     set_prices,
     summary,
 )
@@ -29,6 +31,7 @@ from .budgets import (
     Window,
 )
 from .config import Settings, SettingsError
+from .fallback import Fallback
 from .pricing import PriceFileError, PriceOverride
 from .summary import GroupSummary, format_summary
 from .tracking import track
@@ -43,6 +46,7 @@ __all__ = [
     "BudgetState",
     "BudgetStoreError",
     "BudgetUnavailableError",
+    "Fallback",
     "GroupSummary",
     "Instrumentation",
     "PriceFileError",
@@ -53,10 +57,12 @@ __all__ = [
     "Window",
     "__version__",
     "add_budget",
+    "add_fallback",
     "budget_states",
     "format_summary",
     "instrument",
     "price_book",
+    "set_fallbacks",
     "set_prices",
     "summary",
     "track",

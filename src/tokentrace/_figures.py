@@ -9,6 +9,8 @@
   ``unknown_cost_calls`` counts the calls whose cost is not in it.
 - ``unknown_cost_calls`` (the ``unknown`` column everywhere) counts every call whose cost is
   unknown, whatever the reason: an unpriced model, no usage reported, a failed call.
+- ``fallbacks`` counts the calls that were a fallback: sent to this group's model after an earlier
+  model of their chain failed (``CallRecord.fallback_from``). Grouped by model, it says to what.
 - Latency covers every call that was sent and has a valid duration (finite, not negative): ok,
   error and timeout alike, since a timeout is what the caller waited; refused calls never went
   out. The average adds the durations as whole nanoseconds, so it is exact and the same whatever
@@ -44,6 +46,7 @@ COUNTS = (
     "unknown_cost_calls",
     "latency_count",
     "latency_nanos",
+    "fallbacks",
 )
 """The integer fields of a ``Tally`` (all but ``cost``), in a fixed order for those that pack them."""
 
@@ -70,6 +73,7 @@ class Tally:
         "cache_read_tokens",
         "cost",
         "errors",
+        "fallbacks",
         "input_tokens",
         "latency_count",
         "latency_nanos",
@@ -94,6 +98,7 @@ class Tally:
         self.unknown_cost_calls = 0
         self.latency_count = 0
         self.latency_nanos = 0
+        self.fallbacks = 0
 
     def merge_counts(self, other: Tally) -> None:
         """Add another group's counts, cost and latency sums to these (not what a subclass adds)."""
@@ -109,6 +114,7 @@ class Tally:
         self.unknown_cost_calls += other.unknown_cost_calls
         self.latency_count += other.latency_count
         self.latency_nanos += other.latency_nanos
+        self.fallbacks += other.fallbacks
 
     def row_fields(self) -> dict[str, Any]:
         """The figures every summary row holds (``GroupSummary``, the report's ``Figures``), by name."""
@@ -123,6 +129,7 @@ class Tally:
             "reasoning_tokens": self.reasoning_tokens,
             "cost": self.cost,
             "unknown_cost_calls": self.unknown_cost_calls,
+            "fallbacks": self.fallbacks,
         }
 
     @property

@@ -26,6 +26,7 @@ from ._version import __version__
 from .budgets import Budget, BudgetBook, BudgetState
 from .budgets.from_ledger import preload_from_ledger
 from .config import Settings
+from .fallback import Fallback, FallbackBook
 from .ledger.paths import ledger_path
 from .pricing import PriceBook, PriceOverride, load_price_file
 from .summary import GroupSummary, SummarySink
@@ -36,10 +37,12 @@ if TYPE_CHECKING:
 __all__ = [
     "Instrumentation",
     "add_budget",
+    "add_fallback",
     "budget_states",
     "instrumentation",
     "price_book",
     "set_budgets",
+    "set_fallbacks",
     "set_prices",
     "summary",
     "summary_sink",
@@ -127,6 +130,8 @@ class Instrumentation:
         """The price book calls are priced with: bundled data under the file's and code's overrides."""
         self.budgets = BudgetBook()
         """The budgets every call is checked against (``instrument(budgets=...)``, ``add_budget``)."""
+        self.fallbacks = FallbackBook()
+        """The fallback chains calls are resent along (``instrument(fallbacks=...)``, ``add_fallback``)."""
         self.summary = SummarySink()
         """The in-process summary every finished call is added to (``tokentrace.summary()``)."""
         # Overrides by origin: the price file first, code (``set_prices``) after, so code wins.
@@ -165,6 +170,8 @@ class Instrumentation:
         store = _budget_store(settings)
         if settings.budgets is not None:
             self.set_budgets(settings.budgets)
+        if settings.fallbacks is not None:
+            self.fallbacks.replace(settings.fallbacks)
         self.budgets.failure_mode = settings.budget_failure_mode
         self.budgets.use_store(store, lease=settings.budget_store_lease)
         import wrapt
@@ -180,7 +187,7 @@ class Instrumentation:
             ensure_providers(traces=tracer_provider is None, metrics_=meter_provider is None)
         tracer = trace.get_tracer(names.SCOPE, __version__, tracer_provider, schema_url=names.SCHEMA_URL)
         meter = metrics.get_meter(names.SCOPE, __version__, meter_provider, schema_url=names.SCHEMA_URL)
-        recorder = Recorder(tracer, meter, settings, self.prices, self.budgets)
+        recorder = Recorder(tracer, meter, settings, self.prices, self.budgets, self.fallbacks)
         recorder.sinks.append(self.summary)
         path = ledger_path(settings.ledger, app_telemetry)
         if path is not None:
@@ -318,6 +325,20 @@ def budget_states() -> list[BudgetState]:
 def set_budgets(budgets: Iterable[Budget]) -> None:
     """Replace every budget of the process."""
     _INSTANCE.set_budgets(budgets)
+
+
+def add_fallback(fallback: Fallback) -> Fallback:
+    """Add a fallback chain now; it applies to the next call. Returns it (for ``remove``).
+
+    A ``ValueError`` when one of its models is already in another chain.
+    """
+    _INSTANCE.fallbacks.add(fallback)
+    return fallback
+
+
+def set_fallbacks(fallbacks: Iterable[Fallback]) -> None:
+    """Replace every fallback chain of the process (``[]`` removes them all)."""
+    _INSTANCE.fallbacks.replace(fallbacks)
 
 
 def summary_sink() -> SummarySink:

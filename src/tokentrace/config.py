@@ -165,6 +165,7 @@ _FIELDS: tuple[_Field, ...] = (
     _Field("http", names.ENV_HTTP, _parse_bool),
     _Field("http_endpoints", names.ENV_HTTP_ENDPOINTS, _parse_endpoints),
     _Field("budgets", None, str),
+    _Field("fallbacks", None, str),
     _Field("budget_failure_mode", names.ENV_BUDGET_FAILURE_MODE, _parse_failure_mode),
     _Field("budget_store", names.ENV_BUDGET_STORE, _parse_store),
     _Field("budget_store_password", names.ENV_BUDGET_STORE_PASSWORD, str),
@@ -206,6 +207,8 @@ class Settings:
     """More LLM endpoints for plain HTTP calls: path suffix -> API shape (``chat``, ``messages``, …)."""
     budgets: tuple[Any, ...] | None = None
     """``tokentrace.Budget`` objects; they replace the budgets added before (code only, no env var)."""
+    fallbacks: tuple[Any, ...] | None = None
+    """``tokentrace.Fallback`` chains; they replace the chains added before (code only, no env var)."""
     budget_failure_mode: BudgetFailureMode = "open"
     """What a call gets when its budgets cannot be checked: ``open`` sends it (logged once),
     ``closed`` refuses it with ``BudgetUnavailableError``. A setting of the whole budget book.
@@ -362,6 +365,17 @@ def _budgets(value: Any) -> tuple[Any, ...]:
     return given
 
 
+def _fallbacks(value: Any) -> tuple[Any, ...]:
+    from .fallback import Fallback, FallbackBook  # only when fallbacks are given
+
+    given = (value,) if isinstance(value, Fallback) or not isinstance(value, Iterable) else tuple(value)
+    wrong = [f for f in given if not isinstance(f, Fallback)]
+    if wrong:
+        raise ValueError(f"expected tokentrace.Fallback objects, got {wrong[0]!r}")
+    FallbackBook(given)  # a model in two chains is refused here, at instrument() time
+    return given
+
+
 _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "capture_content": _flag,
     "latest_semconv": _flag,
@@ -374,6 +388,7 @@ _ARGUMENTS: dict[str, Callable[[Any], Any]] = {
     "http": _flag,
     "http_endpoints": _endpoints,
     "budgets": _budgets,
+    "fallbacks": _fallbacks,
     "ledger": _ledger,
     "cost_breakdown": _flag,
     "cost_histogram": _flag,

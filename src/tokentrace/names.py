@@ -122,6 +122,14 @@ BUDGET_SPENT: Final = "tokentrace.budget.spent"
 BUDGET_LIMIT: Final = "tokentrace.budget.limit"
 BUDGET_REMAINING: Final = "tokentrace.budget.remaining"
 
+# An attempt of a fallback chain after the first: the model it replaces, its number (2, 3, ...) and
+# why the attempt before it failed. ``FALLBACK_FROM`` / ``FALLBACK_TO`` / ``FALLBACK_REASON`` are
+# also the attributes of the ``tokentrace.fallbacks`` counter.
+FALLBACK_FROM: Final = "tokentrace.fallback.from"
+FALLBACK_TO: Final = "tokentrace.fallback.to"
+FALLBACK_ATTEMPT: Final = "tokentrace.fallback.attempt"
+FALLBACK_REASON: Final = "tokentrace.fallback.reason"
+
 # --- values ---------------------------------------------------------------------------------------
 OP_CHAT: Final = "chat"
 OP_TEXT_COMPLETION: Final = "text_completion"
@@ -173,6 +181,11 @@ STREAM_END_CANCELLED: Final = "cancelled"
 UNKNOWN_UNPRICED: Final = "unpriced_model"
 UNKNOWN_NO_USAGE: Final = "no_usage"
 UNKNOWN_ERROR: Final = "error"
+# What moves a call on to the next model of its fallback chain (``Fallback(on=...)``).
+FALLBACK_RATE_LIMIT: Final = "rate_limit"
+FALLBACK_TIMEOUT: Final = "timeout"
+FALLBACK_SERVER_ERROR: Final = "server_error"
+FALLBACK_BUDGET: Final = "budget"
 
 # --- units ---------------------------------------------------------------------------------------
 UNIT_TOKEN: Final = "{token}"
@@ -247,6 +260,7 @@ COST_HISTOGRAM: Final = "gen_ai.client.operation.cost"
 UNKNOWN_COST_COUNTER: Final = "tokentrace.calls.cost_unknown"
 BUDGET_REMAINING_METRIC: Final = "tokentrace.budget.remaining"
 BUDGET_SPENT_METRIC: Final = "tokentrace.budget.spent"
+FALLBACK_COUNTER: Final = "tokentrace.fallbacks"
 
 # --- environment variables -----------------------------------------------------------------------
 # The metrics above as Prometheus names them (opentelemetry-exporter-prometheus, scraped):

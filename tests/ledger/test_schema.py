@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.ledger._helpers import record
-from tokentrace.ledger import SCHEMA_VERSION, LedgerError, LedgerSink, read_calls, spent, totals
+from tokentrace.ledger import SCHEMA_VERSION, LedgerError, LedgerSink, read_calls, read_figures, spent, totals
 from tokentrace.ledger import schema as ledger_schema
 
 
@@ -101,20 +101,20 @@ def _v2_adds_a_column(conn: sqlite3.Connection) -> None:
 
 def test_a_migration_moves_an_old_ledger_forward_once(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite3"
-    with LedgerSink(path) as sink:  # a v1 ledger with one call
+    with LedgerSink(path) as sink:  # a ledger of this release with one call
         sink(record())
     migrations = (*ledger_schema.MIGRATIONS, _v2_adds_a_column)
-    with LedgerSink(path, migrations=migrations) as sink:  # a v2 tokentrace opens it
+    with LedgerSink(path, migrations=migrations) as sink:  # a later tokentrace opens it
         sink(record())
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION + 1
         assert conn.execute("SELECT region FROM calls ORDER BY id").fetchall() == [("eu",), (None,)]
     with LedgerSink(path, migrations=migrations) as sink:  # already v2: nothing runs again
         sink(record())
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT COUNT(*), COUNT(region) FROM calls").fetchone() == (3, 1)
     with pytest.raises(LedgerError, match="newer tokentrace"):
-        LedgerSink(path)  # and a v1 tokentrace no longer writes to it
+        LedgerSink(path)  # and this release no longer writes to it
 
 
 def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path) -> None:
@@ -129,7 +129,7 @@ def test_a_failing_migration_leaves_the_ledger_as_it_was(tmp_path: Path) -> None
     with pytest.raises(RuntimeError, match="half way"):
         ledger_schema.migrate(ledger_schema.connect(path), path, (*ledger_schema.MIGRATIONS, broken))
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = [row[1] for row in conn.execute("PRAGMA table_info(calls)")]
     assert "region" not in columns
 
@@ -150,3 +150,26 @@ def test_indexes(tmp_path: Path) -> None:
         "calls_response_model_ts": ["response_model", "ts"],
         "calls_request_model_ts": ["request_model", "ts"],
     }
+
+
+def test_a_ledger_of_the_first_release_stays_readable(tmp_path: Path) -> None:
+    """Schema 1 had no ``fallback_from``: its rows read with None, and new rows keep their model."""
+    path = tmp_path / "ledger.sqlite3"
+    ledger_schema.create_ledger(path)
+    conn = ledger_schema.connect(path)
+    try:  # what release 1 wrote: its one migration, and a row of its 23 columns
+        ledger_schema.migrate(conn, path, ledger_schema.MIGRATIONS[:1])
+        row = ledger_schema.record_to_row(record())[:23]
+        columns = ledger_schema.INSERT_SQL.split("(", 1)[1].split(")", 1)[0].rsplit(",", 1)[0]
+        conn.execute(f"INSERT INTO calls ({columns}) VALUES ({', '.join('?' * 23)})", row)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    finally:
+        conn.close()
+    (old,) = read_calls(path)  # the reader brings the file forward first
+    assert old.fallback_from is None and old.cost == Decimal("0.0028")
+    with LedgerSink(path) as sink:
+        sink(record(request_model="gemini-2.5-flash", fallback_from="deepseek-v3.2"))
+    assert [row.fallback_from for row in read_calls(path)] == [None, "deepseek-v3.2"]
+    assert [row.fallback_from for row in read_figures(path)] == [None, "deepseek-v3.2"]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION

@@ -22,6 +22,7 @@ from tokentrace.cli import main
 from tokentrace.ledger import LedgerSink, read_calls, read_figures, totals
 from tokentrace.report import command as report_command
 from tokentrace.report import parse_period, parse_when, render_text, summarize
+from tokentrace.report.html import render_html
 from tokentrace.report.text import bar
 
 DAY = 86400.0
@@ -86,6 +87,7 @@ TOTAL = {
     "avg_latency_s": 6.125,  # (1 + 3 + 0.5 + 2 + 0.25 + 30) / 6
     "p95_latency_s": 30.0,  # sorted [0.25, 0.5, 1, 2, 3, 30]: nearest rank ceil(0.95 * 6) = 6th
     "refused": 0,
+    "fallbacks": 0,
 }
 
 
@@ -159,6 +161,7 @@ def _as_row(call: CallRecord) -> Any:
         cost = call.cost
         duration = call.duration
         status = call.status
+        fallback_from = call.fallback_from
 
     return Row()
 
@@ -589,3 +592,38 @@ def test_the_command_never_imports_patches_or_the_sdk(ledger: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["total"]["cost_usd"] == "0.004342"
+
+
+def test_fallbacks_are_counted_where_the_calls_went(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    with LedgerSink(path) as sink:
+        sink(
+            record(
+                timestamp=T0, request_model="deepseek-v3.2", response_model=None, error_type="RateLimitError"
+            )
+        )
+        sink(
+            record(
+                timestamp=T0 + 1,
+                request_model="gemini-2.5-flash",
+                response_model=None,
+                fallback_from="deepseek-v3.2",
+            )
+        )
+        sink(record(timestamp=T0 + 2, request_model="gemini-2.5-flash", response_model=None))
+    report = summarize(read_calls(path), "model")
+    assert {g.key: g.figures.fallbacks for g in report.groups} == {"gemini-2.5-flash": 1, "deepseek-v3.2": 0}
+    assert report.total.fallbacks == 1
+    text = render_text(report, 120)
+    assert table_header(text).split()[-1] == "fallbacks"
+    assert table_rows(text)["gemini-2.5-flash"][-1] == "1"
+    without = summarize([row for row in read_calls(path) if row.fallback_from is None], "model")
+    assert "fallbacks" not in table_header(
+        render_text(without, 120)
+    )  # the column only when it says something
+    code, out, _ = report_of(capsys, "--ledger", str(path), "--since", "all", "--format", "json")
+    assert code == 0 and json.loads(out)["total"]["fallbacks"] == 1
+    assert "<th>fallbacks</th>" in render_html(report)
+    assert "<th>fallbacks</th>" not in render_html(without)

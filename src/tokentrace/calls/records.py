@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..budgets.gate import BudgetGate
     from ..pricing import Cost
 
-__all__ = ["CallRecord", "LLMCall", "ResponseInfo", "Usage"]
+__all__ = ["NOT_BILLED", "CallRecord", "LLMCall", "ResponseInfo", "Usage"]
 
 
 @dataclass(slots=True)
@@ -50,6 +50,11 @@ class ResponseInfo:
     service_tier: str | None = None
     system_fingerprint: str | None = None
     usage: Usage | None = None
+
+
+NOT_BILLED = ResponseInfo()
+"""What an attempt of a fallback chain got when the provider refused it with an HTTP error status
+and no usage (a 429, a 5xx): nothing was billed, so it is priced at a known 0. Shared: never changed."""
 
 
 class CallRecord(NamedTuple):
@@ -86,6 +91,9 @@ class CallRecord(NamedTuple):
     trace_id: str | None
     """32 hex digits, or None when the span was not recorded."""
     span_id: str | None
+    fallback_from: str | None = None
+    """The model this call replaced in its fallback chain (``tokentrace.Fallback``); None for a
+    call that was not a fallback."""
 
     @property
     def model(self) -> str | None:
@@ -114,6 +122,7 @@ class LLMCall:
         "duration",
         "endpoint",
         "error_type",
+        "fallback_from",
         "metric_attributes",
         "openai_api",
         "operation",
@@ -159,6 +168,8 @@ class LLMCall:
         self.secrets: tuple[str | None, ...] = ()
         """The client's own credentials, kept out of error messages (set by the patch on failure)."""
         self.openai_api = endpoint.provider in OPENAI_PROVIDERS
+        self.fallback_from: str | None = None
+        """The model this call replaces in its fallback chain (set by the call skeleton)."""
         self.peer: Any = None
         """Another instrumentation's open GenAI span of this call, which tokentrace enriches instead
         of opening its own (``span`` is then a non-recording span with the same ids)."""

@@ -62,6 +62,8 @@ class LedgerRow(NamedTuple):
     stream: bool
     trace_id: str | None
     span_id: str | None
+    fallback_from: str | None = None
+    """The model this call replaced in its fallback chain; None when it was no fallback."""
 
     @property
     def model(self) -> str | None:
@@ -85,6 +87,7 @@ class CallFigures(NamedTuple):
     cost: Decimal | None
     duration: float
     status: str
+    fallback_from: str | None = None
 
     @property
     def model(self) -> str | None:

@@ -100,16 +100,22 @@ def _v1(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX calls_request_model_ts ON calls (request_model, ts)")
 
 
-MIGRATIONS: tuple[Migration, ...] = (_v1,)
+def _v2(conn: sqlite3.Connection) -> None:
+    """The model a call replaced in its fallback chain (NULL for every call written before)."""
+    conn.execute("ALTER TABLE calls ADD COLUMN fallback_from TEXT")
+
+
+MIGRATIONS: tuple[Migration, ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _WRITTEN_COLUMNS = (
     "ts, tracking_id, tracking_path, operation, provider, server_address, request_model, "
     "response_model, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
     "reasoning_tokens, cost_usd, cost_pico_usd, cost_source, cost_unknown_reason, duration_s, "
-    "status, error_type, stream, trace_id, span_id"
+    "status, error_type, stream, trace_id, span_id, fallback_from"
 )
-_ONE_ROW = f"({', '.join('?' * 23)})"
+_ROW_WIDTH = 24
+_ONE_ROW = f"({', '.join('?' * _ROW_WIDTH)})"
 INSERT_SQL = f"INSERT INTO calls ({_WRITTEN_COLUMNS}) VALUES {_ONE_ROW}"
 # Rows per INSERT statement: SQLite allows 32,766 bound values per statement since 3.32, 999 before.
 _ROWS_PER_STATEMENT = 400 if sqlite3.sqlite_version_info >= (3, 32, 0) else 40
@@ -122,7 +128,7 @@ _FULL_INSERT_SQL = (
 SINGLE_STATEMENT_INSERT = sqlite3.sqlite_version_info >= (3, 38, 0)
 _JSON_INSERT_SQL = (
     f"INSERT INTO calls ({_WRITTEN_COLUMNS}) SELECT "
-    + ", ".join(f"value ->> {i}" for i in range(23))
+    + ", ".join(f"value ->> {i}" for i in range(_ROW_WIDTH))
     + " FROM json_each(?)"
 )
 
@@ -213,6 +219,7 @@ def record_to_row(record: CallRecord) -> tuple[Any, ...]:
         1 if record.stream else 0,
         record.trace_id,
         record.span_id,
+        record.fallback_from,
     )
 
 

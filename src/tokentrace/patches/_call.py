@@ -13,15 +13,24 @@ SDK and every HTTP library alike:
    a stream it wraps), guarded, so the caller always gets their result back, whatever tokentrace's
    own code does.
 
+A call asking for a model of a fallback chain (``tokentrace.Fallback``) is a ``FallbackCall``: one
+per attempt, each with its own span. A budget refusal that the chain moves on for is recorded and
+the next model tried inside ``CallSite.start``, before anything is sent; a failure of the wrapped
+method (an exception, or a plain HTTP call's error status) sets ``then``, the next attempt, and the
+wrapper starts it the way it started the first (the patch reads the request again and sends the
+attempt's body). A stream that fails before its first chunk is resent from its proxy
+(``FallbackCall.stream_fallback``). With no chain configured a call pays one attribute test.
+
 The sync and async wrappers differ only at the ``await``.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .. import tracking
+from .. import names, tracking
 from .._guard import internal_error
 from ..budgets.gate import gate as budget_gate
 from ..calls import content
@@ -29,13 +38,15 @@ from ..calls.apis import OPERATIONS, ApiKind
 from ..calls.apis.request import request_attributes
 from ..calls.fields import model_name
 from ..calls.providers import OPENAI_PROVIDERS, Endpoint, host_matches
+from ..calls.records import NOT_BILLED
+from ..fallback import Attempt, resending
 from ..tracking import path_here
 
 if TYPE_CHECKING:
     from ..calls.records import LLMCall, ResponseInfo
     from ..telemetry.recorder import Recorder
 
-__all__ = ["Call", "CallSite", "make_wrappers"]
+__all__ = ["Call", "CallSite", "FallbackCall", "make_wrappers"]
 
 Wrapped = Callable[..., Any]
 Args = tuple[Any, ...]
@@ -57,7 +68,17 @@ class CallSite:
     policy.
     """
 
-    __slots__ = ("capture", "finish", "hideable", "hosts", "name", "policy", "recorder", "secrets")
+    __slots__ = (
+        "capture",
+        "fallbacks",
+        "finish",
+        "hideable",
+        "hosts",
+        "name",
+        "policy",
+        "recorder",
+        "secrets",
+    )
 
     def __init__(
         self,
@@ -77,15 +98,23 @@ class CallSite:
         self.policy = settings.stream_usage
         self.hosts = settings.all_stream_usage_hosts()
         self.capture = settings.capture_content
+        self.fallbacks = recorder.fallbacks
 
-    def start(self, api: ApiKind, endpoint: Endpoint, body: Mapping[str, Any]) -> Call:
+    def start(
+        self, api: ApiKind, endpoint: Endpoint, body: Mapping[str, Any], *, attempt: Attempt | None = None
+    ) -> Call:
         """Start a call: budgets, usage request, span.
 
         The returned call's ``body`` is the body to send instead of the caller's, when the call
-        changed it (a copy: the caller's own objects are never changed); else None.
+        changed it (a copy: the caller's own objects are never changed); else None. ``attempt``
+        is given by ``_attempts`` only: the call is that attempt of a fallback chain.
         """
         recorder = self.recorder
         model = model_name(body.get("model"))
+        if attempt is None and not self.fallbacks.empty:
+            first = self.fallbacks.first_attempt(model, body)
+            if first is not None:
+                return self._attempts(api, endpoint, first)
         # The context variable first (a call of C); the OpenTelemetry context only when it is empty.
         path = path_here() or tracking.carried_path()
         budgets = recorder.budgets
@@ -103,11 +132,30 @@ class CallSite:
         if asked:
             new_body = _with_usage(body)
         attributes = request_attributes(api, body, endpoint.provider in OPENAI_PROVIDERS)
+        if attempt is not None and attempt.replaces is not None:
+            _describe_fallback(attributes, attempt, recorder, endpoint, model)
         record = recorder.start(OPERATIONS[api], model, endpoint, stream, attributes, gate, path)
         record.usage_injected = asked
         if self.capture:
             record.content_attributes = content.input_attributes(api, body)
-        return Call(self, record, api, asked and self.hideable, new_body)
+        if attempt is None:
+            return Call(self, record, api, asked and self.hideable, new_body)
+        record.fallback_from = attempt.replaces
+        # Always a body to send: the request may still hold an earlier attempt's.
+        return FallbackCall(self, record, api, asked and self.hideable, new_body or body, attempt)
+
+    def _attempts(self, api: ApiKind, endpoint: Endpoint, attempt: Attempt) -> Call:
+        """Start ``attempt``; while a budget refuses it and the chain moves on for that, record the
+        refused attempt (nothing is sent) and start the next one."""
+        while True:
+            call = self.start(api, endpoint, attempt.body, attempt=attempt)
+            gate = call.record.budget
+            refusal = gate.refusal if gate is not None else None
+            following = attempt.after(call.record.request_model, refusal) if refusal is not None else None
+            if following is None:
+                return call  # a refusal left is raised by ``Call.__enter__``, notes and all
+            call.end(None, refusal)
+            attempt = following
 
     def _asks_usage(self, endpoint: Endpoint, body: Mapping[str, Any]) -> bool:
         """Whether to add ``stream_options.include_usage`` (DESIGN §5).
@@ -135,8 +183,25 @@ def _with_usage(body: Mapping[str, Any]) -> dict[str, Any]:
     return {**body, "stream_options": merged}
 
 
+def _describe_fallback(
+    attributes: dict[str, Any], attempt: Attempt, recorder: Recorder, endpoint: Endpoint, model: str | None
+) -> None:
+    """An attempt after the first: which model it replaces, its number, why; and the counter."""
+    replaces = attempt.replaces or ""
+    attributes[names.FALLBACK_FROM] = replaces
+    attributes[names.FALLBACK_ATTEMPT] = attempt.number
+    if attempt.reason:
+        attributes[names.FALLBACK_REASON] = attempt.reason
+    recorder.fallback_counter.add(endpoint.provider, replaces, model, attempt.reason)
+
+
 class Call:
     """One call on its way through a patch: a context manager around the wrapped method."""
+
+    then: Attempt | None = None
+    """The attempt to make instead when this one failed (``FallbackCall`` only)."""
+    stream_fallback: Callable[[BaseException], Callable[[], Any] | None] | None = None
+    """For a stream proxy: how to resend the call when its stream fails before the first chunk."""
 
     __slots__ = ("_tokens", "api", "args", "body", "hide_usage_chunk", "record", "site", "source", "streamed")
 
@@ -164,13 +229,14 @@ class Call:
         self._tokens = self.site.recorder.activate(self.record)
         return self
 
-    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> None:
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> bool | None:
         site = self.site
         site.recorder.deactivate(self._tokens)
         if error is not None:
             if site.secrets is not None:
                 self.record.secrets = site.secrets(self.source, error)
             self.end(None, error)
+        return None
 
     def done(self, result: Any) -> Any:
         """What the caller gets: the result as the patch read it, or the result itself."""
@@ -190,8 +256,155 @@ class Call:
             internal_error(f"recording the end of {self.site.name}", exc)
 
 
+class FallbackCall(Call):
+    """One attempt of a call whose model is in a fallback chain.
+
+    A failure the chain moves on for sets ``then`` (the next attempt): ``__exit__`` then swallows
+    the exception, or ``done`` hands back a plain HTTP call's error response, and the wrapper starts
+    the next attempt. When the chain has ended, the failure reaches the caller as it is, with the
+    earlier attempts' failures as notes. A failed attempt the provider answered with an error
+    status is priced at its usage when the error body carried some, else at a known 0
+    (``NOT_BILLED``); one that got no answer (a timeout) keeps an unknown cost.
+    """
+
+    __slots__ = ("attempt", "failure", "resend", "then")
+
+    attempt: Attempt
+    """This call's place in its fallback chain."""
+
+    def __init__(
+        self,
+        site: CallSite,
+        record: LLMCall,
+        api: ApiKind,
+        hide_usage_chunk: bool,
+        body: Any,
+        attempt: Attempt,
+    ) -> None:
+        super().__init__(site, record, api, hide_usage_chunk, body)
+        self.attempt = attempt
+        self.then = None
+        self.failure: BaseException | None = None
+        self.resend: Callable[[], Any] | None = None
+        """Sends the request again through the patched method (set by the SDK patch, for streams)."""
+
+    def __enter__(self) -> Call:
+        gate = self.record.budget
+        if gate is not None and gate.refusal is not None:
+            self.attempt.annotate(gate.refusal)  # the chain ended on a refusal (see CallSite._attempts)
+        return super().__enter__()
+
+    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> bool:
+        super().__exit__(exc_type, error, tb)
+        return self.then is not None  # moving on: the wrapper sends the next attempt
+
+    def end(
+        self, info: ResponseInfo | None, error: BaseException | None = None, status_code: int | None = None
+    ) -> None:
+        if error is not None or (status_code is not None and status_code >= 400):
+            info = self._failed(info, error, status_code)
+            if self.then is not None:  # replaced by the next attempt
+                try:
+                    self.site.recorder.end(self.record, info, error, status_code=status_code, superseded=True)
+                except Exception as exc:
+                    internal_error(f"recording the end of {self.site.name}", exc)
+                return
+        super().end(info, error, status_code)
+
+    def _failed(
+        self, info: ResponseInfo | None, error: BaseException | None, status_code: int | None
+    ) -> ResponseInfo | None:
+        """Decide the next attempt (``then``) or annotate the last error; what the failure cost."""
+        following = None
+        gate = self.record.budget
+        refused = gate is not None and gate.refusal is not None
+        if not self.streamed and not refused:
+            try:
+                following = self.attempt.after(
+                    self.record.request_model, error, status_code, self.record.secrets
+                )
+            except Exception as exc:  # never a reason to lose the caller's error
+                internal_error("choosing the next model of a fallback chain", exc)
+        if following is not None:
+            self.then = following
+            self.failure = error
+        elif error is not None and not refused:
+            self.attempt.annotate(error)
+        return info if info is not None else _billed(self.api, error, status_code)
+
+    def done(self, result: Any) -> Any:
+        if self.then is not None:  # failed with an exception, and the next attempt takes over
+            return result
+        return super().done(result)
+
+    def stream_fallback(self, error: BaseException) -> Callable[[], Any] | None:
+        """How to resend this call after its stream failed before the first chunk (the stream's
+        record is finished by its proxy); None when the chain does not move on for ``error``."""
+        resend = self.resend
+        if resend is None:
+            return None
+        following = self.attempt.after(self.record.request_model, error, None, self.record.secrets)
+        if following is None:
+            self.attempt.annotate(error)
+            return None
+
+        def send() -> Any:
+            with resending(following):
+                result = resend()  # sync: the next attempts ran; async: a coroutine not yet run
+            if inspect.iscoroutine(result):
+                return _resent(following, result)
+            return result
+
+        return send
+
+
+async def _resent(attempt: Attempt, sending: Any) -> Any:
+    with resending(attempt):
+        return await sending
+
+
+def _billed(api: ApiKind, error: BaseException | None, status_code: int | None) -> ResponseInfo | None:
+    """A failed attempt's answer as pricing sees it: the error body's usage when it carried some
+    (some providers bill a failed call's tokens), ``NOT_BILLED`` for an error status without any,
+    None when there was no answer (a timeout: what it cost is unknown)."""
+    if error is not None:
+        status_code = getattr(error, "status_code", None)
+        try:
+            payload = _error_payload(error)
+        except Exception as exc:  # an odd error object: its cost is then the status's
+            internal_error("reading the usage of a failed attempt", exc)
+            payload = None
+        if payload is not None:
+            from ..calls.apis.read import response_info  # failures only
+
+            return response_info(api, payload)
+    return NOT_BILLED if type(status_code) is int else None
+
+
+def _error_payload(error: BaseException) -> dict[str, Any] | None:
+    """The JSON of an SDK error's response when it reports usage (the SDK keeps only its ``error``
+    object as ``body``), else None."""
+    for payload in (getattr(error, "body", None), _read_json(getattr(error, "response", None))):
+        if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
+            return payload
+    return None
+
+
+def _read_json(response: Any) -> Any:
+    read = getattr(response, "json", None)
+    if read is None or not getattr(response, "is_closed", False):
+        return None  # never read a body the SDK left unread
+    try:
+        return read()
+    except ValueError:
+        return None
+
+
 def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
-    """The sync and async ``wrapt`` wrappers of one patch around its ``start``."""
+    """The sync and async ``wrapt`` wrappers of one patch around its ``start``.
+
+    The loop runs once unless the call is in a fallback chain and an attempt fails (``then``).
+    """
 
     def sync_wrapper(wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         try:
@@ -200,9 +413,17 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
             call = _not_started(name, exc)
         if call is None:
             return wrapped(*args, **kwargs)
-        with call:
-            result = wrapped(*(call.args or args), **kwargs)
-        return call.done(result)
+        result = None
+        while True:
+            with call:
+                result = wrapped(*(call.args or args), **kwargs)
+            result = call.done(result)
+            # Done, unless the call is in a fallback chain and moves on to its next attempt.
+            if (
+                call.then is None
+                or (call := _next_attempt(start, name, instance, args, kwargs, call)) is None
+            ):
+                return result
 
     async def async_wrapper(wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         try:
@@ -211,11 +432,38 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
             call = _not_started(name, exc)
         if call is None:
             return await wrapped(*args, **kwargs)
-        with call:
-            result = await wrapped(*(call.args or args), **kwargs)
-        return call.done(result)
+        result = None
+        while True:
+            with call:
+                result = await wrapped(*(call.args or args), **kwargs)
+            result = call.done(result)
+            # Done, unless the call is in a fallback chain and moves on to its next attempt.
+            if (
+                call.then is None
+                or (call := _next_attempt(start, name, instance, args, kwargs, call)) is None
+            ):
+                return result
 
     return sync_wrapper, async_wrapper
+
+
+def _next_attempt(
+    start: Start, name: str, instance: Any, args: Args, kwargs: Kwargs, failed: Call
+) -> Call | None:
+    """Start ``failed.then``: the patch reads the request again, and sends the attempt's body.
+
+    If tokentrace cannot start it (its own error, logged), the caller gets the failed attempt's
+    exception, or None is returned and the caller gets its error response.
+    """
+    assert failed.then is not None
+    with resending(failed.then):
+        try:
+            call = start(instance, args, kwargs)
+        except Exception as exc:
+            call = _not_started(name, exc)
+    if call is None and isinstance(failed, FallbackCall) and failed.failure is not None:
+        raise failed.failure
+    return call
 
 
 def _not_started(name: str, exc: Exception) -> Call | None:

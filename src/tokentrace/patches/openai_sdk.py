@@ -11,6 +11,7 @@ the rest.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from ..calls.apis import api_kind_for_path
 from ..calls.apis.read import RESPONSE_READERS, response_info
 from ..calls.apis.stream import StreamAccumulator
 from ..calls.providers import Endpoint, endpoint_for
-from ._call import Call, CallSite, Wrapper, make_wrappers
+from ._call import Call, CallSite, FallbackCall, Wrapper, make_wrappers
 from ._secrets import client_secrets
 from .sdk_streams import AsyncStreamProxy, StreamState, SyncStreamProxy
 
@@ -74,6 +75,9 @@ def make_wrappers_for(recorder: Recorder, stream_classes: tuple[type, type]) -> 
             options.json_data = call.body  # the options are the SDK's own copy, not the caller's
             if call.hide_usage_chunk:
                 _bytes_as_sent(options)
+            if isinstance(call, FallbackCall) and call.record.stream:
+                # A stream failing before its first chunk is sent again through this same method.
+                call.resend = functools.partial(client.request, *args, **kwargs)
         call.source = client
         return call
 
@@ -81,10 +85,10 @@ def make_wrappers_for(recorder: Recorder, stream_classes: tuple[type, type]) -> 
         record = call.record
         if isinstance(result, sync_stream_cls):
             acc = StreamAccumulator(call.api, call.hide_usage_chunk, capture)
-            return SyncStreamProxy(result, StreamState(recorder, record, acc))
+            return SyncStreamProxy(result, StreamState(recorder, record, acc, call.stream_fallback))
         if isinstance(result, async_stream_cls):
             acc = StreamAccumulator(call.api, call.hide_usage_chunk, capture)
-            return AsyncStreamProxy(result, StreamState(recorder, record, acc))
+            return AsyncStreamProxy(result, StreamState(recorder, record, acc, call.stream_fallback))
         if _is_raw_response(result):
             _finish_raw(call, result.http_response)
             return result

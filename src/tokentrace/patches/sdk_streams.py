@@ -3,13 +3,19 @@
 The proxy forwards everything to the SDK stream (attributes, ``isinstance``, ``with``) and watches
 each chunk go by. The record is finished when the stream is exhausted, closed, exited, fails, is
 cancelled, or is garbage-collected unfinished — whichever comes first, and only once.
+
+A stream of a call in a fallback chain that fails before its first chunk reached the caller is
+replaced: its record ends as failed, the call is sent again with the chain's next model, and the
+proxy goes on with the new stream (``StreamState.fail``). After the first chunk a failure is the
+caller's, as for any stream.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import wrapt
@@ -41,9 +47,15 @@ def stream_content(acc: StreamAccumulator) -> dict[str, str]:
 class StreamState:
     """What one stream has shown so far, and whether its record is finished."""
 
-    __slots__ = ("acc", "add", "call", "done", "first", "recorder")
+    __slots__ = ("acc", "add", "call", "done", "fallback", "first", "recorder")
 
-    def __init__(self, recorder: Recorder, call: LLMCall, acc: StreamAccumulator) -> None:
+    def __init__(
+        self,
+        recorder: Recorder,
+        call: LLMCall,
+        acc: StreamAccumulator,
+        fallback: Callable[[BaseException], Callable[[], Any] | None] | None = None,
+    ) -> None:
         self.recorder = recorder
         self.call = call
         self.acc = acc
@@ -52,6 +64,24 @@ class StreamState:
         self.add = acc.reader()
         """Note one chunk; True means hide it from the caller. It may raise: the proxies guard it
         inline (one Python call less per chunk, which is most of what a chunk costs tokentrace)."""
+        self.fallback = fallback
+        """For a call in a fallback chain: given the error, how to resend it, or None."""
+
+    def fail(self, error: BaseException) -> Callable[[], Any] | None:
+        """The stream failed: finish its record; how to get the next model's stream instead when
+        no chunk had come yet and the call's chain moves on for ``error``, else None."""
+        fallback = self.fallback
+        resend = None
+        if fallback is not None and self.first:
+            try:
+                resend = fallback(error)
+            except Exception as exc:
+                internal_error("choosing the next model of a fallback chain", exc)
+        self.finish(names.STREAM_END_ERROR, error)
+        if resend is not None:  # the next stream's proxy keeps its own record from here
+            self.first = False
+            self.add = _passed
+        return resend
 
     def first_chunk(self) -> None:
         self.first = False
@@ -77,8 +107,14 @@ class StreamState:
             internal_error("finishing a stream", exc)
 
 
+def _passed(chunk: Any) -> bool:
+    return False
+
+
 class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
     """Wraps ``openai.Stream`` (or any iterator of chunks with ``close``)."""
+
+    __wrapped__: Any
 
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
@@ -106,9 +142,23 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
         except GeneratorExit:  # the loop stopped early: the stream itself may still be read on
             raise
         except BaseException as exc:
-            state.finish(names.STREAM_END_ERROR, exc)
-            raise
-        state.finish(names.STREAM_END_COMPLETED)
+            resend = state.fail(exc)
+            if resend is None:
+                raise
+        else:
+            state.finish(names.STREAM_END_COMPLETED)
+            return
+        # Outside the except clause: the next attempt's own error must not chain to this one.
+        yield from self._self_switch(resend)
+
+    def _self_switch(self, resend: Callable[[], Any]) -> Any:
+        """Close the failed stream and go on with the next attempt's (a proxy with its own record)."""
+        with contextlib.suppress(Exception):  # a broken stream: closing it only frees its connection
+            self.__wrapped__.close()
+        replacement = resend()
+        self.__wrapped__ = replacement
+        self._self_next = replacement.__next__
+        return replacement
 
     def __next__(self) -> Any:
         state = self._self_state
@@ -119,16 +169,20 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
                 state.finish(names.STREAM_END_COMPLETED)
                 raise
             except BaseException as exc:
-                state.finish(names.STREAM_END_ERROR, exc)
-                raise
-            if state.first:
-                state.first_chunk()
-            try:
-                if not state.add(chunk):
+                resend = state.fail(exc)
+                if resend is None:
+                    raise
+            else:
+                if state.first:
+                    state.first_chunk()
+                try:
+                    if not state.add(chunk):
+                        return chunk
+                except Exception as exc:
+                    internal_error("reading a stream chunk", exc)
                     return chunk
-            except Exception as exc:
-                internal_error("reading a stream chunk", exc)
-                return chunk
+                continue
+            self._self_switch(resend)
 
     def __enter__(self) -> SyncStreamProxy:
         self.__wrapped__.__enter__()
@@ -154,6 +208,8 @@ class SyncStreamProxy(_BaseProxy):  # type: ignore[misc]
 
 class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
     """Wraps ``openai.AsyncStream``."""
+
+    __wrapped__: Any
 
     def __init__(self, wrapped: Any, state: StreamState) -> None:
         super().__init__(wrapped)
@@ -183,9 +239,24 @@ class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
             state.finish(names.STREAM_END_CANCELLED)
             raise
         except BaseException as exc:
-            state.finish(names.STREAM_END_ERROR, exc)
-            raise
-        state.finish(names.STREAM_END_COMPLETED)
+            resend = state.fail(exc)
+            if resend is None:
+                raise
+        else:
+            state.finish(names.STREAM_END_COMPLETED)
+            return
+        # Outside the except clause: the next attempt's own error must not chain to this one.
+        async for chunk in await self._self_switch(resend):
+            yield chunk
+
+    async def _self_switch(self, resend: Callable[[], Any]) -> Any:
+        """Close the failed stream and go on with the next attempt's (a proxy with its own record)."""
+        with contextlib.suppress(Exception):  # a broken stream: closing it only frees its connection
+            await self.__wrapped__.close()
+        replacement = await resend()
+        self.__wrapped__ = replacement
+        self._self_anext = replacement.__anext__
+        return replacement
 
     async def __anext__(self) -> Any:
         state = self._self_state
@@ -199,16 +270,20 @@ class AsyncStreamProxy(_BaseProxy):  # type: ignore[misc]
                 state.finish(names.STREAM_END_CANCELLED)
                 raise
             except BaseException as exc:
-                state.finish(names.STREAM_END_ERROR, exc)
-                raise
-            if state.first:
-                state.first_chunk()
-            try:
-                if not state.add(chunk):
+                resend = state.fail(exc)
+                if resend is None:
+                    raise
+            else:
+                if state.first:
+                    state.first_chunk()
+                try:
+                    if not state.add(chunk):
+                        return chunk
+                except Exception as exc:
+                    internal_error("reading a stream chunk", exc)
                     return chunk
-            except Exception as exc:
-                internal_error("reading a stream chunk", exc)
-                return chunk
+                continue
+            await self._self_switch(resend)
 
     async def __aenter__(self) -> AsyncStreamProxy:
         await self.__wrapped__.__aenter__()

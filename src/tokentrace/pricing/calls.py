@@ -5,7 +5,9 @@ The recorder asks once per finished call. A call without usage has no cost (``no
 silent zero: the first ten such models are logged one line each, later ones counted in one line at
 most every ten minutes. A cost the response carried that is not plausible for the
 call (`PriceBook.plausible_provider_cost`) is discarded, logged once per provider: the call is
-then priced locally, or its cost is unknown.
+then priced locally, or its cost is unknown. The one known zero without usage: an attempt of a
+fallback chain that the provider refused with an HTTP error status and no usage (``NOT_BILLED``):
+providers do not bill a 429 or a 5xx.
 """
 
 from __future__ import annotations
@@ -17,18 +19,20 @@ from typing import TYPE_CHECKING
 
 from .. import names
 from .._guard import logger
-from .._money import format_usd
+from .._money import ZERO, format_usd
+from ..calls.records import NOT_BILLED
+from .rates import Cost
 
 if TYPE_CHECKING:
     from decimal import Decimal
 
     from ..calls.records import ResponseInfo
     from .book import PriceBook
-    from .rates import Cost
 
 __all__ = ["CallPricer"]
 
 _MAX_WARNED = 1000
+_NOTHING = Cost(ZERO)
 _NAMED_UNPRICED = 10
 """Unpriced models named one line each; after them, one line per ``_QUIET_SECONDS`` counts the rest
 (model names come from input: a flood of made-up names must not flood the log)."""
@@ -56,6 +60,8 @@ class CallPricer:
         """``(cost, None)`` when known, else ``(None, reason)``."""
         usage = response.usage if response is not None else None
         if usage is None or response is None:
+            if response is NOT_BILLED:  # a fallback attempt the provider refused with an error status
+                return _NOTHING, None
             return None, names.UNKNOWN_ERROR if failed else names.UNKNOWN_NO_USAGE
         provider_cost = usage.provider_cost
         if provider_cost is not None and not self._book.plausible_provider_cost(usage):

@@ -72,6 +72,8 @@ class Figures:
     """Calls whose cost is unknown, for any reason (unpriced model, no usage reported, failed call)."""
     avg_latency: float | None = None
     p95_latency: float | None = None
+    fallbacks: int = 0
+    """Calls sent to the group's model after an earlier model of their fallback chain failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,8 @@ class _Totals(Tally):
         self.cache_read_tokens += row.cache_read_tokens or 0
         self.cache_write_tokens += row.cache_write_tokens or 0
         self.reasoning_tokens += row.reasoning_tokens or 0
+        if row.fallback_from is not None:
+            self.fallbacks += 1
         cost = row.cost
         if cost is None:
             self.unknown_cost_calls += 1

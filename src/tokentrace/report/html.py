@@ -179,6 +179,9 @@ def _row(cells: list[str]) -> str:
 def _table(report: Report) -> str:
     heads = [BY_TITLES[report.by], "calls", "errors", "timeouts", "refused", "input tokens"]
     heads += ["output tokens", "cost (USD)", "unknown", "avg s", "p95 s"]
+    fallbacks = report.total.fallbacks > 0  # the column only when some call fell back
+    if fallbacks:
+        heads.append("fallbacks")
 
     def cells(key: str, f: Figures) -> list[str]:
         return [
@@ -193,6 +196,7 @@ def _table(report: Report) -> str:
             count(f.unknown_cost_calls),
             seconds(f.avg_latency),
             seconds(f.p95_latency),
+            *((count(f.fallbacks),) if fallbacks else ()),
         ]
 
     body = "".join(_row(cells(group.key, group.figures)) for group in report.groups)

@@ -35,6 +35,7 @@ CSV_FIELDS = (
     "avg_latency_s",
     "p95_latency_s",
     "refused",
+    "fallbacks",
 )
 
 
@@ -54,6 +55,7 @@ def figures_dict(figures: Figures) -> dict[str, Any]:
         "avg_latency_s": figures.avg_latency,
         "p95_latency_s": figures.p95_latency,
         "refused": figures.refused,
+        "fallbacks": figures.fallbacks,
     }
 
 

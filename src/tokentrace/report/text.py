@@ -43,6 +43,9 @@ _COLUMNS = (
 )
 
 
+_FALLBACKS = _Column("fallbacks", lambda f: count(f.fallbacks), 3)
+
+
 def bar(fraction: float, width: int, *, ascii_only: bool = False) -> str:
     """A bar ``fraction`` (0..1) of ``width`` characters long; never invisible for a non-zero value."""
     fraction = min(max(fraction, 0.0), 1.0)
@@ -79,6 +82,8 @@ def _table(report: Report, width: int) -> list[str]:
     rows = [(group.key, group.figures) for group in report.groups] + [("total", report.total)]
     key_width = min(max(len(title), *(len(key) for key, _ in rows)), _KEY_MAX)
     columns = list(_COLUMNS)
+    if report.total.fallbacks:  # only when some call fell back (``tokentrace.Fallback``)
+        columns.append(_FALLBACKS)
     cells = {column.title: [column.value(figures) for _, figures in rows] for column in columns}
     widths = {column.title: max(len(column.title), *map(len, cells[column.title])) for column in columns}
 

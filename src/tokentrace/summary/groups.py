@@ -44,6 +44,8 @@ class GroupSummary:
     p50_latency: float
     refused: int = 0
     """Calls a budget refused before sending (in ``requests``, but not errors; no cost, no latency)."""
+    fallbacks: int = 0
+    """Calls sent to this group's model after an earlier model of their fallback chain failed."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, in field order; ``cost`` is a decimal string (every digit, no exponent) so no

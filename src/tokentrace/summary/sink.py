@@ -131,6 +131,7 @@ class SummarySink:
             if duration.__class__ is not float:
                 duration = _seconds(duration)
             timed_out = bool(record.timed_out)
+            fell_back = record.fallback_from is not None
             failed = refused = False
             if not timed_out and record.error_type:
                 if record.error_type in _REFUSALS:
@@ -176,6 +177,8 @@ class SummarySink:
                         totals.unknown_cost_calls += 1
                 else:
                     totals.cost = _add_usd(totals.cost, cost)
+                if fell_back:
+                    totals.fallbacks += 1
                 if timed:
                     totals.latency_count += 1
                     totals.latency_nanos += nanos

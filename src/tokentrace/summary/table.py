@@ -32,7 +32,7 @@ def _usd(cost: Decimal) -> str:
     return format_usd(cost, 6, symbol="")
 
 
-def _row(labels: list[str], row: GroupSummary, latencies: bool = True) -> list[str]:
+def _row(labels: list[str], row: GroupSummary, latencies: bool = True, fallbacks: bool = False) -> list[str]:
     return [
         *labels,
         f"{row.requests:,}",
@@ -48,6 +48,7 @@ def _row(labels: list[str], row: GroupSummary, latencies: bool = True) -> list[s
             if latencies
             else ("",) * 3
         ),
+        *((f"{row.fallbacks:,}",) if fallbacks else ()),
     ]
 
 
@@ -57,7 +58,8 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
     Latency columns are seconds, of the calls that were sent; p50/p95 are nearest ranks from the
     sketch (within its relative accuracy). The total line leaves them blank: quantiles of groups do
     not add up, ask ``summary(by=())``. ``refused``: calls a budget refused before sending;
-    ``unknown``: calls whose cost is unknown, for any reason.
+    ``unknown``: calls whose cost is unknown, for any reason; ``fallbacks`` (shown only when some
+    call fell back): calls sent to the row's model after an earlier model of their chain failed.
     """
     fields = (by,) if isinstance(by, str) else tuple(by)
     requests = sum(row.requests for row in rows)
@@ -72,8 +74,14 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
         f"Total cost:     ${_usd(cost)}" + (f"  (+{unknown:,} calls of unknown cost)" if unknown else ""),
         "",
     ]
-    table = [[_LABELS.get(field, field) for field in fields] + list(_HEADERS)]
-    table += [_row([label or "(none)" for label in row.key], row) for row in rows]
+    # The fallback column only when some call fell back (``tokentrace.Fallback``).
+    fallbacks = any(row.fallbacks for row in rows)
+    table = [
+        [_LABELS.get(field, field) for field in fields]
+        + list(_HEADERS)
+        + (["fallbacks"] if fallbacks else [])
+    ]
+    table += [_row([label or "(none)" for label in row.key], row, fallbacks=fallbacks) for row in rows]
     if len(rows) > 1:
         total = GroupSummary(
             key=(),
@@ -90,9 +98,10 @@ def format_summary(rows: Sequence[GroupSummary], by: Sequence[str]) -> str:
             p95_latency=0.0,
             p50_latency=0.0,
             refused=sum(row.refused for row in rows),
+            fallbacks=sum(row.fallbacks for row in rows),
         )
         labels = ["TOTAL"] + [""] * (len(fields) - 1) if fields else []
-        table.append(_row(labels, total, latencies=False))
+        table.append(_row(labels, total, latencies=False, fallbacks=fallbacks))
     widths = [max(len(line[column]) for line in table) for column in range(len(table[0]))]
     rule = "  ".join("-" * width for width in widths)
     for number, cells in enumerate(table):

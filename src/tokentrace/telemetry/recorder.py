@@ -27,12 +27,14 @@ from ..budgets.gate import BudgetGate
 from ..calls.providers import Endpoint
 from ..calls.records import CallRecord, LLMCall, ResponseInfo, Usage
 from ..config import Settings
+from ..fallback import FallbackBook
 from ..pricing import PriceBook
 from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
 from .attributes import add_error
 from .budget_metrics import add_budget_events, register_budget_metrics
 from .cost_metrics import CostMetrics
+from .fallback_metrics import FallbackCounter
 from .instruments import make_instruments
 from .model_cap import ModelCap
 
@@ -52,6 +54,7 @@ class Recorder:
         settings: Settings,
         prices: PriceBook | None = None,
         budgets: BudgetBook | None = None,
+        fallbacks: FallbackBook | None = None,
     ) -> None:
         prices = prices if prices is not None else PriceBook()
         budgets = budgets if budgets is not None else BudgetBook()
@@ -67,6 +70,9 @@ class Recorder:
         self._pricer = CallPricer(prices)
         self._costs = CostMetrics(meter, settings.cost_breakdown, settings.cost_histogram)
         register_budget_metrics(meter, budgets)
+        self.fallbacks = fallbacks if fallbacks is not None else FallbackBook()
+        """The fallback chains calls are resent along (``tokentrace.Fallback``)."""
+        self.fallback_counter = FallbackCounter(meter, self._models)
         coexist = settings.coexist
         self._enrich = coexist == names.COEXIST_ENRICH
         if coexist == names.COEXIST_OWN:
@@ -105,7 +111,15 @@ class Recorder:
                 records = _peer_records(parent)
                 if records is not None:
                     return _start_enriching(
-                        parent, records, operation, request_model, endpoint, stream, gate, path
+                        parent,
+                        records,
+                        operation,
+                        request_model,
+                        endpoint,
+                        stream,
+                        gate,
+                        path,
+                        request_attributes,
                     )
         attributes = request_attributes
         if gate is not None and gate.downgraded_from is not None:
@@ -152,11 +166,14 @@ class Recorder:
         error: BaseException | None = None,
         *,
         status_code: int | None = None,
+        superseded: bool = False,
     ) -> None:
         """Finish a call once: its cost, its span, its metrics, then its record to every sink.
 
         A failure is an exception (``error``) or, for plain HTTP calls, an HTTP status of 400 or
         more (``status_code``), whose ``error.type`` is the status code as the HTTP conventions say.
+        ``superseded``: a failed attempt of a fallback chain that the next attempt replaces; on
+        another instrumentation's span of the call it leaves only tokentrace's own attributes.
         """
         call.duration = time.perf_counter() - call.start
         call.response = response
@@ -242,7 +259,7 @@ class Recorder:
                 call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
             )
         else:
-            self._end_enriching(call, attributes, usage, metric_attributes)
+            self._end_enriching(call, attributes, usage, metric_attributes, superseded)
         record = _call_record(call, usage)
         if gate is not None or not self.budgets.empty:
             _charge_budgets(self.budgets, gate, record)
@@ -258,11 +275,13 @@ class Recorder:
         attributes: dict[str, Any],
         usage: Usage | None,
         metric_attributes: dict[str, Any],
+        superseded: bool = False,
     ) -> None:
         """The end of a call whose span is another instrumentation's: its attributes go on that span
         (tokentrace's own always, the rest where it has none), which its owner ends. The histograms
         are the owner's, but for tokens it cannot have seen: a stream's usage chunk that tokentrace
-        asked for and kept from its caller."""
+        asked for and kept from its caller. A ``superseded`` fallback attempt leaves only its own
+        attributes: the span is the caller's whole call, and the next attempt answers for it."""
         peer = call.peer
         if peer.end_time is None:  # still open (an owner that ended it first loses nothing else)
             present = peer.attributes or {}
@@ -270,7 +289,7 @@ class Recorder:
                 {
                     key: value
                     for key, value in attributes.items()
-                    if key not in present or key.startswith(names.OWN_ATTRIBUTE_PREFIXES)
+                    if (key not in present and not superseded) or key.startswith(names.OWN_ATTRIBUTE_PREFIXES)
                 }
             )
         recorded = call.peer_metrics
@@ -313,10 +332,14 @@ def _start_enriching(
     stream: bool,
     gate: BudgetGate | None,
     path: tuple[str, ...],
+    request_attributes: dict[str, Any],
 ) -> LLMCall:
     """A call whose span is another instrumentation's: tokentrace's span is a non-recording one with
-    that span's ids (so the ledger and HTTP spans point at it), and the tracking id and budget
-    decisions go on the other span now, while it is surely open."""
+    that span's ids (so the ledger and HTTP spans point at it), and the tracking id, budget
+    decisions and fallback attempt go on the other span now, while it is surely open.
+
+    The attempts of a fallback chain all happen inside that instrumentation's one span of the
+    call: each enriches it, so it shows the latest attempt's model replaced, number and reason."""
     call = LLMCall(operation, request_model, endpoint, stream, NonRecordingSpan(peer.get_span_context()))
     call.peer = peer
     call.peer_metrics = records
@@ -331,9 +354,16 @@ def _start_enriching(
         if gate.downgraded_from is not None:
             attributes[names.BUDGET_DOWNGRADED_FROM] = gate.downgraded_from
         add_budget_events(peer, gate)
+    if names.FALLBACK_FROM in request_attributes:  # a fallback attempt after the first (patches/_call.py)
+        for name in _FALLBACK_ATTRIBUTES:
+            if name in request_attributes:
+                attributes[name] = request_attributes[name]
     if attributes:
         peer.set_attributes(attributes)
     return call
+
+
+_FALLBACK_ATTRIBUTES = (names.FALLBACK_FROM, names.FALLBACK_ATTEMPT, names.FALLBACK_REASON)
 
 
 def _activate_suppressing(call: LLMCall) -> tuple[object, object]:
@@ -408,6 +438,7 @@ def _call_record(call: LLMCall, usage: Usage | None) -> CallRecord:
             # printf-style: half the work of format() for these hex ids (benchmarks/RESULTS.md notes)
             "%032x" % context.trace_id if valid else None,  # noqa: UP031
             "%016x" % context.span_id if valid else None,  # noqa: UP031
+            call.fallback_from,
         ),
     )
 

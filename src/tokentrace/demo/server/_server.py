@@ -90,6 +90,7 @@ class DevServer:
         self._azure_deployments = dict(azure_deployments or {})
         self._lock = threading.Lock()
         self._script: deque[Scripted] = deque()
+        self._by_model: dict[str, Scripted] = {}
         self._counter = RequestCounter()
         self._stopping = threading.Event()
         self._httpd: HTTPServer | None = None
@@ -175,9 +176,20 @@ class DevServer:
         with self._lock:
             self._script.extend(responses)
 
-    def reset(self) -> None:
-        """Forget recorded requests and errors, and drop replies still queued."""
+    def script_model(self, model: str, reply: Scripted | None) -> None:
+        """Answer every request whose JSON body names ``model`` with ``reply`` (an outage of one
+        model: ``status(429)``, ``status(500)``, ``delay(...)``, ``default(drop_after=0)``), before the
+        queued replies, until ``reset()``; None answers it as usual again."""
         with self._lock:
+            if reply is None:
+                self._by_model.pop(model, None)
+            else:
+                self._by_model[model] = reply
+
+    def reset(self) -> None:
+        """Forget recorded requests and errors, and drop replies still queued or scripted per model."""
+        with self._lock:
+            self._by_model.clear()
             self._script.clear()
             self.requests.clear()
             self.errors.clear()
@@ -187,6 +199,11 @@ class DevServer:
     def _receive(self, request: RecordedRequest) -> Scripted:
         with self._lock:
             self.requests.append(request)
+            if self._by_model:
+                body = request.json
+                model = body.get("model") if isinstance(body, dict) else None
+                if isinstance(model, str) and model in self._by_model:
+                    return self._by_model[model]
             return self._script.popleft() if self._script else _DEFAULT
 
     def _record_error(self, error: BaseException) -> None:
