@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 import tokentrace
 from tests.conftest import Telemetry
+from tests.sdk.conftest import API_KEY
 from tests.sdk.mock_transport import http
 from tokentrace.activation import set_budgets
 from tokentrace.calls.records import CallRecord
@@ -22,19 +23,6 @@ FIRST, SECOND, THIRD = CHAIN
 # What a stream cut short raises: openai 3 wraps the transport's error, older SDKs let it through.
 STREAM_BROKEN = (openai.APIError, http.TransportError)
 MESSAGES: Any = [{"role": "user", "content": "How much does this cost"}]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: DevServer) -> Iterator[openai.OpenAI]:
-    server.reset()
-    with openai.OpenAI(base_url=server.base_url, api_key="sk-fallback-test", max_retries=0) as client:
-        yield client
 
 
 @pytest.fixture
@@ -128,7 +116,7 @@ def test_the_last_error_reaches_the_caller_with_the_earlier_ones_as_notes(
     assert len(notes) == 2
     assert "attempt 1" in notes[0] and repr(FIRST) in notes[0] and "503" in notes[0]
     assert "attempt 2" in notes[1] and repr(SECOND) in notes[1]
-    assert not any("sk-fallback-test" in note for note in notes)
+    assert not any(API_KEY in note for note in notes)
     assert sent_models(server) == list(CHAIN)
     assert len(telemetry.spans()) == 3
 

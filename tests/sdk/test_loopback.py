@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -12,25 +12,13 @@ import pytest
 
 import tokentrace
 from tests.conftest import Telemetry
+from tests.sdk.conftest import API_KEY
 from tokentrace.demo.server import DevServer, default, delay, status
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 # devserver rule: 3 tokens per message + 1 per word -> 3 + 5 words = 8 input tokens;
 # the reply is "Reply 1: " + the first 16 words of the last user message -> 2 + 5 = 7 output tokens.
 INPUT_TOKENS, OUTPUT_TOKENS = 8, 7
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: DevServer) -> Iterator[openai.OpenAI]:
-    server.reset()
-    with openai.OpenAI(base_url=server.base_url, api_key="sk-loopback-test", max_retries=0) as client:
-        yield client
 
 
 @pytest.fixture
@@ -179,5 +167,5 @@ def test_secrets_never_exported(instrument: Any, telemetry: Telemetry, client: A
     client.chat.completions.create(model="gpt-4.1", messages=MESSAGES)
     exported = repr([(s.name, dict(s.attributes or {}), s.events) for s in telemetry.spans()])
     exported += repr(telemetry.reader.get_metrics_data())
-    assert "sk-loopback-test" not in exported
+    assert API_KEY not in exported
     assert "How much does this cost" in exported  # content on: the prompt is there, the key is not

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -22,19 +21,6 @@ from tokentrace.demo.server import raw as raw_reply
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 INPUT_TOKENS, OUTPUT_TOKENS = 8, 7  # the devserver's rule (see tests/sdk/test_loopback.py)
 PER_RUN = {"id", "created", "system_fingerprint"}  # the server numbers its answers
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: DevServer) -> Iterator[openai.OpenAI]:
-    server.reset()
-    with openai.OpenAI(base_url=server.base_url, api_key="sk-raw-test", max_retries=0) as client:
-        yield client
 
 
 def attrs_of(telemetry: Telemetry) -> dict[str, Any]:
