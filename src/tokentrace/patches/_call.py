@@ -19,14 +19,14 @@ the next model tried inside ``CallSite.start``, before anything is sent; a failu
 method (an exception, or a plain HTTP call's error status) sets ``then``, the next attempt, and the
 wrapper starts it the way it started the first (the patch reads the request again and sends the
 attempt's body). A stream that fails before its first chunk is resent from its proxy
-(``FallbackCall.stream_fallback``). With no chain configured a call pays one attribute test.
+(``FallbackCall.stream_fallback``); ``FallbackCall`` lives in ``_fallback_call.py``, loaded by the
+first call in a chain. With no chain configured a call pays one attribute test.
 
 The sync and async wrappers differ only at the ``await``.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,6 @@ from ..calls.apis import OPERATIONS, ApiKind
 from ..calls.apis.request import request_attributes
 from ..calls.fields import model_name
 from ..calls.providers import OPENAI_PROVIDERS, Endpoint, host_matches
-from ..calls.records import NOT_BILLED
 from ..fallback import Attempt, resending
 from ..tracking import path_here
 
@@ -46,7 +45,7 @@ if TYPE_CHECKING:
     from ..calls.records import LLMCall, ResponseInfo
     from ..telemetry.recorder import Recorder
 
-__all__ = ["Call", "CallSite", "FallbackCall", "make_wrappers"]
+__all__ = ["Call", "CallSite", "make_wrappers"]
 
 Wrapped = Callable[..., Any]
 Args = tuple[Any, ...]
@@ -142,6 +141,8 @@ class CallSite:
             return Call(self, record, api, asked and self.hideable, new_body)
         record.fallback_from = attempt.replaces
         # Always a body to send: the request may still hold an earlier attempt's.
+        from ._fallback_call import FallbackCall  # calls in a fallback chain only
+
         return FallbackCall(self, record, api, asked and self.hideable, new_body or body, attempt)
 
     def _attempts(self, api: ApiKind, endpoint: Endpoint, attempt: Attempt) -> Call:
@@ -256,150 +257,6 @@ class Call:
             internal_error(f"recording the end of {self.site.name}", exc)
 
 
-class FallbackCall(Call):
-    """One attempt of a call whose model is in a fallback chain.
-
-    A failure the chain moves on for sets ``then`` (the next attempt): ``__exit__`` then swallows
-    the exception, or ``done`` hands back a plain HTTP call's error response, and the wrapper starts
-    the next attempt. When the chain has ended, the failure reaches the caller as it is, with the
-    earlier attempts' failures as notes. A failed attempt the provider answered with an error
-    status is priced at its usage when the error body carried some, else at a known 0
-    (``NOT_BILLED``); one that got no answer (a timeout) keeps an unknown cost.
-    """
-
-    __slots__ = ("attempt", "failure", "resend", "then")
-
-    attempt: Attempt
-    """This call's place in its fallback chain."""
-
-    def __init__(
-        self,
-        site: CallSite,
-        record: LLMCall,
-        api: ApiKind,
-        hide_usage_chunk: bool,
-        body: Any,
-        attempt: Attempt,
-    ) -> None:
-        super().__init__(site, record, api, hide_usage_chunk, body)
-        self.attempt = attempt
-        self.then = None
-        self.failure: BaseException | None = None
-        self.resend: Callable[[], Any] | None = None
-        """Sends the request again through the patched method (set by the SDK patch, for streams)."""
-
-    def __enter__(self) -> Call:
-        gate = self.record.budget
-        if gate is not None and gate.refusal is not None:
-            self.attempt.annotate(gate.refusal)  # the chain ended on a refusal (see CallSite._attempts)
-        return super().__enter__()
-
-    def __exit__(self, exc_type: Any, error: BaseException | None, tb: Any) -> bool:
-        super().__exit__(exc_type, error, tb)
-        return self.then is not None  # moving on: the wrapper sends the next attempt
-
-    def end(
-        self, info: ResponseInfo | None, error: BaseException | None = None, status_code: int | None = None
-    ) -> None:
-        if error is not None or (status_code is not None and status_code >= 400):
-            info = self._failed(info, error, status_code)
-            if self.then is not None:  # replaced by the next attempt
-                try:
-                    self.site.recorder.end(self.record, info, error, status_code=status_code, superseded=True)
-                except Exception as exc:
-                    internal_error(f"recording the end of {self.site.name}", exc)
-                return
-        super().end(info, error, status_code)
-
-    def _failed(
-        self, info: ResponseInfo | None, error: BaseException | None, status_code: int | None
-    ) -> ResponseInfo | None:
-        """Decide the next attempt (``then``) or annotate the last error; what the failure cost."""
-        following = None
-        gate = self.record.budget
-        refused = gate is not None and gate.refusal is not None
-        if not self.streamed and not refused:
-            try:
-                following = self.attempt.after(
-                    self.record.request_model, error, status_code, self.record.secrets
-                )
-            except Exception as exc:  # never a reason to lose the caller's error
-                internal_error("choosing the next model of a fallback chain", exc)
-        if following is not None:
-            self.then = following
-            self.failure = error
-        elif error is not None and not refused:
-            self.attempt.annotate(error)
-        return info if info is not None else _billed(self.api, error, status_code)
-
-    def done(self, result: Any) -> Any:
-        if self.then is not None:  # failed with an exception, and the next attempt takes over
-            return result
-        return super().done(result)
-
-    def stream_fallback(self, error: BaseException) -> Callable[[], Any] | None:
-        """How to resend this call after its stream failed before the first chunk (the stream's
-        record is finished by its proxy); None when the chain does not move on for ``error``."""
-        resend = self.resend
-        if resend is None:
-            return None
-        following = self.attempt.after(self.record.request_model, error, None, self.record.secrets)
-        if following is None:
-            self.attempt.annotate(error)
-            return None
-
-        def send() -> Any:
-            with resending(following):
-                result = resend()  # sync: the next attempts ran; async: a coroutine not yet run
-            if inspect.iscoroutine(result):
-                return _resent(following, result)
-            return result
-
-        return send
-
-
-async def _resent(attempt: Attempt, sending: Any) -> Any:
-    with resending(attempt):
-        return await sending
-
-
-def _billed(api: ApiKind, error: BaseException | None, status_code: int | None) -> ResponseInfo | None:
-    """A failed attempt's answer as pricing sees it: the error body's usage when it carried some
-    (some providers bill a failed call's tokens), ``NOT_BILLED`` for an error status without any,
-    None when there was no answer (a timeout: what it cost is unknown)."""
-    if error is not None:
-        status_code = getattr(error, "status_code", None)
-        try:
-            payload = _error_payload(error)
-        except Exception as exc:  # an odd error object: its cost is then the status's
-            internal_error("reading the usage of a failed attempt", exc)
-            payload = None
-        if payload is not None:
-            from ..calls.apis.read import response_info  # failures only
-
-            return response_info(api, payload)
-    return NOT_BILLED if type(status_code) is int else None
-
-
-def _error_payload(error: BaseException) -> dict[str, Any] | None:
-    """The JSON of an SDK error's response when it reports usage (the SDK keeps only its ``error``
-    object as ``body``), else None."""
-    for payload in (getattr(error, "body", None), _read_json(getattr(error, "response", None))):
-        if isinstance(payload, dict) and isinstance(payload.get("usage"), dict):
-            return payload
-    return None
-
-
-def _read_json(response: Any) -> Any:
-    read = getattr(response, "json", None)
-    if read is None or not getattr(response, "is_closed", False):
-        return None  # never read a body the SDK left unread
-    try:
-        return read()
-    except ValueError:
-        return None
-
-
 def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
     """The sync and async ``wrapt`` wrappers of one patch around its ``start``.
 
@@ -461,6 +318,8 @@ def _next_attempt(
             call = start(instance, args, kwargs)
         except Exception as exc:
             call = _not_started(name, exc)
+    from ._fallback_call import FallbackCall  # loaded already: ``failed`` is one
+
     if call is None and isinstance(failed, FallbackCall) and failed.failure is not None:
         raise failed.failure
     return call

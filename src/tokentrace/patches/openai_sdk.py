@@ -21,7 +21,8 @@ from ..calls.apis import api_kind_for_path
 from ..calls.apis.read import RESPONSE_READERS, response_info
 from ..calls.apis.stream import StreamAccumulator
 from ..calls.providers import Endpoint, endpoint_for
-from ._call import Call, CallSite, FallbackCall, Wrapper, make_wrappers
+from ._call import Call, CallSite, Wrapper, make_wrappers
+from ._fallback_call import FallbackCall
 from ._secrets import client_secrets
 from .sdk_streams import AsyncStreamProxy, StreamState, SyncStreamProxy
 

@@ -14,10 +14,9 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY
 from opentelemetry.metrics import Meter
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import NonRecordingSpan, SpanKind, Tracer
+from opentelemetry.trace import SpanKind, Tracer
 from opentelemetry.trace.propagation import _SPAN_KEY
 
 from .. import names
@@ -33,6 +32,7 @@ from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
 from .attributes import add_error
 from .budget_metrics import add_budget_events, register_budget_metrics
+from .coexist import activate_suppressing, end_enriching, peer_records, start_enriching
 from .cost_metrics import CostMetrics
 from .fallback_metrics import FallbackCounter
 from .instruments import make_instruments
@@ -76,7 +76,7 @@ class Recorder:
         coexist = settings.coexist
         self._enrich = coexist == names.COEXIST_ENRICH
         if coexist == names.COEXIST_OWN:
-            self.activate = _activate_suppressing  # type: ignore[method-assign]
+            self.activate = activate_suppressing  # type: ignore[method-assign]
         self.sinks: list[Sink] = []
         """Called in order with the ``CallRecord`` of every finished call: the in-process summary,
         the ledger, and any the app adds (the demo, tests)."""
@@ -108,9 +108,9 @@ class Recorder:
             context = otel_context.get_current()
             parent = context.get(_SPAN_KEY)
             if isinstance(parent, ReadableSpan):  # an SDK span: one whose kind and scope can be read
-                records = _peer_records(parent)
+                records = peer_records(parent)
                 if records is not None:
-                    return _start_enriching(
+                    return start_enriching(
                         parent,
                         records,
                         operation,
@@ -259,7 +259,7 @@ class Recorder:
                 call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
             )
         else:
-            self._end_enriching(call, attributes, usage, metric_attributes, superseded)
+            end_enriching(self._instruments, call, attributes, usage, metric_attributes, superseded)
         record = _call_record(call, usage)
         if gate is not None or not self.budgets.empty:
             _charge_budgets(self.budgets, gate, record)
@@ -268,111 +268,6 @@ class Recorder:
                 sink(record)
             except Exception as exc:
                 internal_error(f"passing a call to {type(sink).__name__}", exc)
-
-    def _end_enriching(
-        self,
-        call: LLMCall,
-        attributes: dict[str, Any],
-        usage: Usage | None,
-        metric_attributes: dict[str, Any],
-        superseded: bool = False,
-    ) -> None:
-        """The end of a call whose span is another instrumentation's: its attributes go on that span
-        (tokentrace's own always, the rest where it has none), which its owner ends. The histograms
-        are the owner's, but for tokens it cannot have seen: a stream's usage chunk that tokentrace
-        asked for and kept from its caller. A ``superseded`` fallback attempt leaves only its own
-        attributes: the span is the caller's whole call, and the next attempt answers for it."""
-        peer = call.peer
-        if peer.end_time is None:  # still open (an owner that ended it first loses nothing else)
-            present = peer.attributes or {}
-            peer.set_attributes(
-                {
-                    key: value
-                    for key, value in attributes.items()
-                    if (key not in present and not superseded) or key.startswith(names.OWN_ATTRIBUTE_PREFIXES)
-                }
-            )
-        recorded = call.peer_metrics
-        if recorded == names.PEER_RECORDS_NONE:
-            self._instruments.record(
-                call.operation, call.duration, call.time_to_first_chunk, usage, metric_attributes
-            )
-            return
-        if recorded == names.PEER_RECORDS_TOKENS:
-            self._instruments.record_duration(call.operation, call.duration, metric_attributes)
-        if call.usage_injected:
-            self._instruments.record_usage(call.operation, usage, metric_attributes)
-
-
-def _peer_records(span: ReadableSpan) -> str | None:
-    """Whether an open SDK span is another instrumentation's GenAI span of the call (None if not),
-    and if so which histograms that instrumentation records (``names.PEER_RECORDS_*``)."""
-    if span.end_time is not None:
-        return None
-    scope = span.instrumentation_scope
-    if scope is not None:
-        known = names.PEER_SCOPES.get(scope.name)
-        if known is not None:
-            return known
-        if scope.name == names.SCOPE:
-            return None
-    if span.kind is SpanKind.CLIENT:
-        attributes = span.attributes
-        if attributes and (names.GEN_AI_OPERATION_NAME in attributes or names.GEN_AI_SYSTEM in attributes):
-            return names.PEER_RECORDS_ALL
-    return None
-
-
-def _start_enriching(
-    peer: Any,
-    records: str,
-    operation: str,
-    request_model: str | None,
-    endpoint: Endpoint,
-    stream: bool,
-    gate: BudgetGate | None,
-    path: tuple[str, ...],
-    request_attributes: dict[str, Any],
-) -> LLMCall:
-    """A call whose span is another instrumentation's: tokentrace's span is a non-recording one with
-    that span's ids (so the ledger and HTTP spans point at it), and the tracking id, budget
-    decisions and fallback attempt go on the other span now, while it is surely open.
-
-    The attempts of a fallback chain all happen inside that instrumentation's one span of the
-    call: each enriches it, so it shows the latest attempt's model replaced, number and reason."""
-    call = LLMCall(operation, request_model, endpoint, stream, NonRecordingSpan(peer.get_span_context()))
-    call.peer = peer
-    call.peer_metrics = records
-    call.tracking_path = path
-    attributes: dict[str, Any] = {}
-    if path:
-        attributes[names.TRACKING_ID] = path[-1]
-        if len(path) > 1:
-            attributes[names.TRACKING_PATH] = path
-    if gate is not None:
-        call.budget = gate
-        if gate.downgraded_from is not None:
-            attributes[names.BUDGET_DOWNGRADED_FROM] = gate.downgraded_from
-        add_budget_events(peer, gate)
-    if names.FALLBACK_FROM in request_attributes:  # a fallback attempt after the first (patches/_call.py)
-        for name in _FALLBACK_ATTRIBUTES:
-            if name in request_attributes:
-                attributes[name] = request_attributes[name]
-    if attributes:
-        peer.set_attributes(attributes)
-    return call
-
-
-_FALLBACK_ATTRIBUTES = (names.FALLBACK_FROM, names.FALLBACK_ATTEMPT, names.FALLBACK_REASON)
-
-
-def _activate_suppressing(call: LLMCall) -> tuple[object, object]:
-    """``Recorder.activate`` under ``coexist="own"``: OpenTelemetry's suppression key is set too, so
-    instrumentations under the call that honour it step aside while it runs."""
-    context = trace.set_span_in_context(call.span)
-    context = otel_context.set_value(_SUPPRESS_INSTRUMENTATION_KEY, True, context)
-    context = otel_context.set_value(names.SUPPRESS_INSTRUMENTATION_PLAIN, True, context)
-    return otel_context.attach(context), IN_RECORDED_CALL.set(True)
 
 
 _ZERO = Decimal(0)
