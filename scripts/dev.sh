@@ -5,7 +5,8 @@
 #   lint       ruff check and ruff format --check
 #   typecheck  mypy --strict on the package and its tests
 #   test       pytest on the newest supported openai SDK
-#   compat     pytest's SDK tests on the oldest supported openai 1.x and on the newest 2.x
+#   compat     pytest's SDK tests on the oldest supported openai 1.x and on the newest 2.x, and the
+#              origin article's legacy calls on openai 0.28 (tests/legacy)
 #   frameworks tests/frameworks in .venv-frameworks: langchain-openai, litellm, openai-agents,
 #              instructor, pydantic-ai and the official openai-v2 instrumentation (docs/frameworks.md)
 #   check      all of the above but format (what CI runs)
@@ -17,6 +18,8 @@ PYTHON="${PYTHON:-python3}"
 VENV=".venv"
 OLDEST_OPENAI="openai==1.40.0 httpx==0.27.2"   # httpx 0.28 dropped an argument openai < 1.55 passes
 OPENAI_2="openai>=2,<3 httpx<1"
+# The 0.x SDK the origin article uses (on requests and aiohttp; numpy for its openai.Embedding).
+LEGACY_OPENAI="openai==0.28.1 numpy aiohttp requests pytest pytest-asyncio"
 # The framework matrix: versions that install together (with the openai SDK they agree on); raise
 # them together. opentelemetry-instrumentation-openai-v2 2.4b0 needs opentelemetry-util-genai < 1.2.
 FRAMEWORKS="openai==3.3.0 langchain-openai==1.8.1 litellm==1.110.2 openai-agents==0.24.0 instructor==1.17.0
@@ -70,6 +73,11 @@ compat() {
   # shellcheck disable=SC2086
   .venv-openai-2/bin/python -m pip install -q $OPENAI_2 $LLAMA_INDEX
   .venv-openai-2/bin/python -m pytest -q tests/frameworks/test_llama_index.py
+  # openai 0.28: no SDK patch; its calls are recorded through the requests and aiohttp patches.
+  [ -x .venv-openai-0/bin/python ] || "$PYTHON" -m venv .venv-openai-0
+  # shellcheck disable=SC2086
+  .venv-openai-0/bin/python -m pip install -q -e . $LEGACY_OPENAI
+  .venv-openai-0/bin/python -m pytest -q tests/legacy
 }
 
 frameworks() {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -91,3 +92,28 @@ def test_malformed_usage_never_breaks_the_call(instrumented: Telemetry, usage: A
         for key in ("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens"):
             value = attrs.get(key)
             assert value is None or (isinstance(value, int) and 0 <= value < 1 << 40)
+
+
+def test_a_library_that_cannot_be_patched_is_named_and_the_calls_go_on(
+    instrument: Any, telemetry: Telemetry, production_mode: None, monkeypatch: Any, caplog: Any
+) -> None:
+    """A real patching failure says what failed and that the user's calls are unaffected; the
+    plain-HTTP patches still record the SDK's calls then (one span each, never two)."""
+    from tokentrace import activation
+
+    def unpatchable(recorder: Any) -> list[Any]:
+        raise ModuleNotFoundError("No module named 'openai._base_client'")
+
+    monkeypatch.setitem(activation._SDK_LIBRARIES, "openai", unpatchable)
+    caplog.set_level(logging.WARNING, logger="tokentrace")
+    instrument()
+    (message,) = [r.getMessage() for r in caplog.records if r.name == "tokentrace"]
+    assert message.startswith("tokentrace could not patch openai ")
+    assert "ModuleNotFoundError: No module named 'openai._base_client'" in message
+    assert message.endswith("Your calls are unaffected.")
+    assert "this call" not in message
+    client = make_client(Recorder(lambda b, r: json_reply(payloads.openai_chat())))
+    response = client.chat.completions.create(model="gpt-4.1", messages=[{"role": "user", "content": "hi"}])
+    assert response.choices[0].message.content == "Answer number 0."
+    (span,) = telemetry.spans()  # seen by the HTTP patch under the SDK instead
+    assert (span.attributes or {})["gen_ai.usage.input_tokens"] == 19

@@ -20,8 +20,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from . import names
-from ._guard import internal_error, logger
+from . import config, names
+from ._guard import logger
 from ._version import __version__
 from .budgets import Budget, BudgetBook, BudgetState
 from .budgets.from_ledger import preload_from_ledger
@@ -57,6 +57,14 @@ Patch = tuple[str, str, Callable[..., Any]]  # module, "Class.method", wrapper
 def _openai_patches(recorder: Recorder) -> list[Patch]:
     from .patches import openai_sdk
 
+    version = str(getattr(sys.modules.get("openai"), "__version__", ""))
+    if version.startswith("0."):  # the 0.x SDK runs on requests and aiohttp: those patches see it
+        logger.debug(
+            "tokentrace: openai %s predates the 1.x SDK; its calls are recorded through the "
+            "requests and aiohttp patches",
+            version,
+        )
+        return []
     base_client = importlib.import_module("openai._base_client")
     wrappers = openai_sdk.make_wrappers_for(recorder, (base_client.Stream, base_client.AsyncStream))
     return [(m, a, w) for (m, a), w in zip(openai_sdk.TARGETS, wrappers, strict=True)]
@@ -79,6 +87,22 @@ def _httpx_patches(module: str) -> Callable[[Recorder], list[Patch]]:
         return [(m, a, w) for (m, a), w in zip(httpx_client.targets(module), wrappers, strict=True)]
 
     return patches
+
+
+def _patch_failed(library: str, exc: Exception) -> None:
+    """A library tokentrace could not patch: said once, with what failed; nothing else changes."""
+    if config.raise_internal_errors():
+        raise exc
+    version = getattr(sys.modules.get(library), "__version__", "")
+    logger.warning(
+        "tokentrace could not patch %s %s (%s: %s): its calls are not recorded through that patch. "
+        "Your calls are unaffected.",
+        library,
+        version,
+        type(exc).__name__,
+        exc,
+    )
+    logger.debug("tokentrace: patching %s failed", library, exc_info=exc)
 
 
 def _aiohttp_patches(recorder: Recorder) -> list[Patch]:
@@ -235,7 +259,7 @@ class Instrumentation:
                 wrapt.wrap_function_wrapper(module_name, attribute, wrapper)
                 done.append((module_name, attribute))
         except Exception as exc:  # an unsupported version of the library: leave it unpatched
-            internal_error(f"patching {library}", exc)
+            _patch_failed(library, exc)
         self._patched[library] = done
 
     def set_prices(self, origin: str, overrides: tuple[PriceOverride, ...]) -> None:
