@@ -1,6 +1,6 @@
 """The openai 0.x SDK (``openai==0.28.1``, which many codebases still pin), as the origin article
 uses it: ``openai.ChatCompletion.create`` and ``response['usage']``, streams, ``acreate`` and
-``openai.Embedding``. tokentrace does not patch that SDK (it has no ``openai._base_client``); its
+``openai.Embedding``, sync and async, streamed too. tokentrace does not patch that SDK (it has no ``openai._base_client``); its
 calls go out through ``requests`` (sync) and ``aiohttp`` (async), and those patches record them.
 
 Runs in ``.venv-openai-0`` (``bash scripts/dev.sh compat``); skipped elsewhere.
@@ -47,10 +47,18 @@ def _calls() -> list[tuple[str, Any]]:
         )
         return next(c for c in chunks if c.get("usage"))
 
+    async def async_stream() -> Any:
+        stream = await openai.ChatCompletion.acreate(
+            model="gpt-4.1", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+        chunks = [chunk async for chunk in stream]
+        return next(c for c in chunks if c.get("usage"))
+
     return [
         ("chat", lambda: openai.ChatCompletion.create(model="gpt-4.1", messages=MESSAGES)),
         ("chat", stream),
         ("chat", lambda: asyncio.run(openai.ChatCompletion.acreate(model="gpt-4.1", messages=MESSAGES))),
+        ("chat", lambda: asyncio.run(async_stream())),
         ("embeddings", lambda: openai.Embedding.create(model="text-embedding-3-small", input="hello")),
         (
             "embeddings",
@@ -76,7 +84,7 @@ def test_each_legacy_call_is_one_span_with_tokens_cost_and_tracking_id(
             usages.append(call()["usage"])
     spans = telemetry.spans()
     assert [(s.attributes or {})["gen_ai.operation.name"] for s in spans] == [op for op, _ in _calls()]
-    assert len(server.requests) == 5  # nothing sent twice, nothing unseen
+    assert len(server.requests) == 6  # nothing sent twice, nothing unseen
     prices = {"gpt-4.1": (2.0, 8.0), "text-embedding-3-small": (0.02, 0.0)}  # USD per 1M tokens
     for span, usage in zip(spans, usages, strict=True):
         attrs = dict(span.attributes or {})
@@ -92,5 +100,5 @@ def test_each_legacy_call_is_one_span_with_tokens_cost_and_tracking_id(
     span_costs = [float(dict(s.attributes or {})["gen_ai.usage.cost.amount"]) for s in spans]  # type: ignore[arg-type]
     assert sum(float(row.cost or 0) for row in rows) == pytest.approx(sum(span_costs), rel=1e-9)
     (group,) = [g for g in tokentrace.summary(by=("tracking_id",)) if g.key == ("legacy-report",)]
-    assert group.requests == 5
+    assert group.requests == 6
     assert group.input_tokens == sum(u["prompt_tokens"] for u in usages)
