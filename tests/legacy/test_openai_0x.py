@@ -1,7 +1,7 @@
 """The openai 0.x SDK (``openai==0.28.1``, which many codebases still pin), as the origin article
-uses it: ``openai.ChatCompletion.create`` and ``response['usage']``, streams, ``acreate`` and
-``openai.Embedding``, sync and async, streamed too. tokentrace does not patch that SDK (it has no ``openai._base_client``); its
-calls go out through ``requests`` (sync) and ``aiohttp`` (async), and those patches record them.
+uses it: ``openai.ChatCompletion.create`` and ``response['usage']``, ``acreate``, streams of both,
+and ``openai.Embedding``. tokentrace does not patch that SDK (it has no ``openai._base_client``);
+its calls go out through ``requests`` (sync) and ``aiohttp`` (async), and those patches record them.
 
 Runs in ``.venv-openai-0`` (``bash scripts/dev.sh compat``); skipped elsewhere.
 """
