@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import tokentrace
+from tokentrace.demo.server import DevServer
 
 
 class Telemetry:
@@ -63,6 +64,14 @@ def _no_default_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKENTRACE_LEDGER", "off")
     # Nor the user's saved price lookups (tests/pricing/test_saved_lookups.py names a folder).
     monkeypatch.setenv("TOKENTRACE_PRICE_CACHE", "off")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[DevServer]:
+    """The local OpenAI-compatible server on a free port of 127.0.0.1, one per test module, stopped
+    after it (tests reset it between calls where they count requests)."""
+    with DevServer() as running:
+        yield running
 
 
 @pytest.fixture

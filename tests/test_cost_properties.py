@@ -118,12 +118,6 @@ def test_usage_is_valid_or_unknown_and_no_detail_exceeds_its_total(raw: dict[str
     assert (usage.reasoning_tokens or 0) <= completion
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 @pytest.fixture
 def house_prices(instrumented: Telemetry) -> Iterator[Telemetry]:
     # Rates the test knows exactly; genai-prices stays on, so the bound covers its prices too.

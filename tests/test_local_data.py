@@ -23,12 +23,6 @@ MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "How m
 ONE_CALL_USD = Decimal(8 * 2 + 7 * 8) / Decimal(10**6)
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def no_budgets_after() -> Iterator[None]:
     yield

@@ -18,12 +18,6 @@ MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 ONE_CALL_USD = (8 * 2 + 7 * 8) / 1e6  # gpt-4.1 at the devserver's counts: 8 in, 7 out
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def no_budgets_after() -> Iterator[None]:
     yield

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import aiohttp
@@ -20,12 +19,6 @@ INPUT_TOKENS, OUTPUT_TOKENS = 8, 7  # the devserver's deterministic counts for M
 COST = (INPUT_TOKENS * 2 + OUTPUT_TOKENS * 8) / 1e6  # gpt-4.1: $2 / $8 per million
 SECRET = "sk-aiohttp-secret"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 @pytest.fixture

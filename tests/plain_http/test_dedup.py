@@ -17,12 +17,6 @@ from tokentrace.demo.server import DevServer
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello there"}]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 def genai_spans(telemetry: Telemetry) -> list[Any]:
     return [s for s in telemetry.spans() if (s.attributes or {}).get("gen_ai.operation.name")]
 

@@ -29,12 +29,6 @@ CHAIN = ("deepseek-v3.2", "gemini-2.5-flash")
 MESSAGES: Any = [{"role": "user", "content": "How much does this cost"}]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 @pytest.fixture
 def records(instrument: Any, server: DevServer) -> Iterator[list[CallRecord]]:
     server.reset()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
@@ -25,12 +24,6 @@ else:
 
 MESSAGES = [{"role": "user", "content": "How much does this cost"}]
 INPUT_TOKENS, OUTPUT_TOKENS = 8, 7  # the devserver's deterministic counts for MESSAGES
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 @pytest.fixture

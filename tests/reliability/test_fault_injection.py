@@ -46,12 +46,6 @@ MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "say s
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def _fresh(server: DevServer) -> Iterator[None]:
     server.reset()

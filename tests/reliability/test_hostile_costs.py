@@ -34,12 +34,6 @@ PROMPT, COMPLETION = 10, 5
 LOCAL_COST = Decimal(PROMPT * 2 + COMPLETION * 8) / 1_000_000
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
-
-
 @pytest.fixture(autouse=True)
 def _fresh(server: DevServer) -> Iterator[None]:
     server.reset()

@@ -11,7 +11,6 @@ counts on both paths, as the SDK's own models read them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import openai
@@ -24,12 +23,6 @@ from tokentrace.demo.server import json as json_reply
 
 MESSAGES: list[Any] = [{"role": "user", "content": "how much"}]
 INPUT, CACHED, OUTPUT = 2e-6, 0.5e-6, 8e-6  # gpt-4.1 per token: input, cache read, output
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

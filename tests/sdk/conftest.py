@@ -1,5 +1,5 @@
-"""Fixtures of the SDK tests against a real server: the local OpenAI-compatible server on a free
-port of 127.0.0.1 (one per module, stopped after) and a real openai client pointed at it."""
+"""Fixtures of the SDK tests against a real server: a real openai client pointed at the local
+OpenAI-compatible server (the `server` fixture of tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,6 @@ from tokentrace.demo.server import DevServer
 
 API_KEY = "sk-loopback-test"
 """The key the ``client`` fixture sends: tests look for it where it must never be."""
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[DevServer]:
-    with DevServer() as running:
-        yield running
 
 
 @pytest.fixture
