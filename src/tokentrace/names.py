@@ -42,14 +42,65 @@ PEER_RECORDS_NONE: Final = "none"
 PEER_SCOPES: Final = {
     # instrumentation scope -> which histograms of its calls it records itself
     "opentelemetry.instrumentation.openai_v2": PEER_RECORDS_ALL,  # the official openai-v2, v1.30
-    "opentelemetry.util.genai.handler": PEER_RECORDS_ALL,  # the same, gen_ai_latest_experimental
+    # util-genai's handler: openai-v2 on gen_ai_latest_experimental, the official google-genai 1.1
+    "opentelemetry.util.genai.handler": PEER_RECORDS_ALL,
+    # the official google-genai and anthropic instrumentations from 1.3 (util-genai 1.3 names the
+    # scope after the instrumentation); CLIENT spans, also found by the rule below
+    "opentelemetry.instrumentation.google_genai": PEER_RECORDS_ALL,
+    "opentelemetry.instrumentation.genai.anthropic": PEER_RECORDS_ALL,
     # pydantic-ai's (and logfire's) model request spans, INTERNAL: tokens and time to first chunk
     "pydantic-ai": PEER_RECORDS_TOKENS,
-    "openinference.instrumentation.openai": PEER_RECORDS_NONE,  # spans only, INTERNAL
+    # OpenInference: spans only, INTERNAL, with llm.* attributes (no gen_ai.operation.name)
+    "openinference.instrumentation.openai": PEER_RECORDS_NONE,
+    "openinference.instrumentation.anthropic": PEER_RECORDS_NONE,
+    "openinference.instrumentation.google_genai": PEER_RECORDS_NONE,
+    # the anthropic SDK's own call span (2.x: CLIENT, gen_ai.usage.*, no metrics), opened whenever
+    # a global tracer provider exists (tokentrace.instrument() sets one where the app has none);
+    # its platform clients add the platform to the scope
+    "com.anthropic.sdk.python": PEER_RECORDS_NONE,
+    "com.anthropic.sdk.python.bedrock": PEER_RECORDS_NONE,
+    "com.anthropic.sdk.python.vertex": PEER_RECORDS_NONE,
+    "com.anthropic.sdk.python.aws": PEER_RECORDS_NONE,
+    "com.anthropic.sdk.python.foundry": PEER_RECORDS_NONE,
 }
 """Scopes whose spans are a GenAI call's span whatever their kind. A span of any other scope
 counts when it is a CLIENT span with a GenAI attribute (OpenLLMetry, OpenLIT, SDKs' own spans),
 and is taken to record the histograms, as the GenAI conventions ask of such instrumentations."""
+_OPENLLMETRY_METRICS_SWITCH = "TRACELOOP_METRICS_ENABLED"
+_ANTHROPIC_WRAPPERS = (
+    ("opentelemetry.instrumentation.anthropic", "AnthropicInstrumentor", _OPENLLMETRY_METRICS_SWITCH),
+    ("opentelemetry.instrumentation.genai.anthropic", "AnthropicInstrumentor", ""),
+)
+_GOOGLE_GENAI_WRAPPERS = (
+    (
+        "opentelemetry.instrumentation.google_generativeai",
+        "GoogleGenerativeAiInstrumentor",
+        _OPENLLMETRY_METRICS_SWITCH,
+    ),
+)
+PEERS_OUT_OF_SIGHT: Final = {
+    # the scope of the current span (one recording no histograms) -> the instrumentations of the
+    # same SDK whose span is out of sight: (module, BaseInstrumentor class, the environment switch
+    # that turns its metrics off, or "")
+    **{scope: _ANTHROPIC_WRAPPERS for scope in PEER_SCOPES if scope.startswith("com.anthropic.sdk.python")},
+    "openinference.instrumentation.anthropic": _ANTHROPIC_WRAPPERS,
+    "openinference.instrumentation.google_genai": _GOOGLE_GENAI_WRAPPERS,
+}
+"""Instrumentations that wrap a provider SDK's methods and record the token and duration
+histograms, but whose span is not the current one when the SDK sends: OpenLLMetry's is never made
+current; the official anthropic one's is the parent of the anthropic SDK's own span, which is
+current then. While one is switched on, tokentrace (``coexist="enrich"``) leaves the histograms
+of such a call to it and puts the cost on the span it can reach."""
+PEERS_OUT_OF_SIGHT_BY_PROVIDER: Final = {
+    # gen_ai.provider.name of a call under no GenAI span (an SDK without a span of its own, or
+    # one whose spans are switched off) -> the same kind of instrumentations as above
+    "anthropic": _ANTHROPIC_WRAPPERS,
+    "aws.bedrock": _ANTHROPIC_WRAPPERS,
+    "gcp.gemini": _GOOGLE_GENAI_WRAPPERS,
+    "gcp.vertex_ai": _GOOGLE_GENAI_WRAPPERS + _ANTHROPIC_WRAPPERS,  # both SDKs reach Vertex AI
+}
+"""Looked up for every call under no GenAI span: one dictionary lookup, and more only for these
+providers. A host that is none of theirs (a gateway, a proxy) is not recognised here."""
 
 # --- span attributes: GenAI semantic conventions -------------------------------------------------
 GEN_AI_OPERATION_NAME: Final = "gen_ai.operation.name"

@@ -6,10 +6,18 @@ in ``names.PEER_SCOPES``); if so, under ``coexist="enrich"`` (the default), ``st
 makes the call's record point at it, and ``end_enriching`` puts tokentrace's attributes on it and
 records only the histograms that instrumentation does not. ``activate_suppressing`` is
 ``Recorder.activate`` under ``coexist="own"``.
+
+Some instrumentations of the providers' SDKs record the histograms from a span tokentrace cannot
+reach when the request is sent (``names.PEERS_OUT_OF_SIGHT``: OpenLLMetry's, never current; the
+official anthropic one, under the anthropic SDK's own span). ``out_of_sight`` says whether one of
+them is switched on: then the histograms are theirs, and the cost goes on the span tokentrace can
+reach (``beside_records``: the current one, such as the SDK's own) or, with no GenAI span
+current, on a span of tokentrace's own, which ``end_enriching`` ends.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -22,11 +30,19 @@ from .. import names
 from ..budgets.gate import BudgetGate
 from ..calls.providers import Endpoint
 from ..calls.records import LLMCall, Usage
+from ..config import environment_value
 from ..tracking import IN_RECORDED_CALL
 from .budget_metrics import add_budget_events
 from .instruments import LatestInstruments, StableInstruments
 
-__all__ = ["activate_suppressing", "end_enriching", "peer_records", "start_enriching"]
+__all__ = [
+    "activate_suppressing",
+    "beside_records",
+    "end_enriching",
+    "out_of_sight",
+    "peer_records",
+    "start_enriching",
+]
 
 
 def end_enriching(
@@ -43,7 +59,10 @@ def end_enriching(
     asked for and kept from its caller. A ``superseded`` fallback attempt leaves only its own
     attributes: the span is the caller's whole call, and the next attempt answers for it."""
     peer = call.peer
-    if peer.end_time is None:  # still open (an owner that ended it first loses nothing else)
+    if peer is call.span:  # tokentrace's own span, beside an instrumentation whose span is out of sight
+        peer.set_attributes(attributes)
+        peer.end()
+    elif peer.end_time is None:  # still open (an owner that ended it first loses nothing else)
         present = peer.attributes or {}
         peer.set_attributes(
             {
@@ -79,6 +98,34 @@ def peer_records(span: ReadableSpan) -> str | None:
         if attributes and (names.GEN_AI_OPERATION_NAME in attributes or names.GEN_AI_SYSTEM in attributes):
             return names.PEER_RECORDS_ALL
     return None
+
+
+def out_of_sight(peers: tuple[tuple[str, str, str], ...]) -> bool:
+    """Whether one of ``peers`` (a ``names.PEERS_OUT_OF_SIGHT`` entry) is switched on and records
+    its histograms: its module imported, its instrumentor (a ``BaseInstrumentor``, one instance
+    per class) instrumenting, and its metrics not switched off. Read at each such call, so an
+    instrumentation switched on or off after ``instrument()`` counts as it is then."""
+    modules = sys.modules
+    for module_name, class_name, metrics_switch in peers:
+        module = modules.get(module_name)
+        if module is None:
+            continue
+        instrumentor = getattr(getattr(module, class_name, None), "_instance", None)
+        if not getattr(instrumentor, "_is_instrumented_by_opentelemetry", False):
+            continue
+        if metrics_switch and (environment_value(metrics_switch) or "true").lower() != "true":
+            continue  # OpenLLMetry's own switch: read when it was instrumented, "true" unless set
+        return True
+    return False
+
+
+def beside_records(span: ReadableSpan, records: str) -> str:
+    """Which histograms are recorded beside tokentrace for a call whose current GenAI span records
+    ``records`` (not all): all of them when an instrumentation of the same SDK that records them
+    is switched on out of sight (``names.PEERS_OUT_OF_SIGHT``, by the span's scope)."""
+    scope = span.instrumentation_scope
+    peers = names.PEERS_OUT_OF_SIGHT.get(scope.name) if scope is not None else None
+    return names.PEER_RECORDS_ALL if peers is not None and out_of_sight(peers) else records
 
 
 def start_enriching(

@@ -32,7 +32,14 @@ from ..pricing.calls import CallPricer
 from ..tracking import IN_RECORDED_CALL, TrackingIdCap, current_path
 from .attributes import add_error
 from .budget_metrics import add_budget_events, register_budget_metrics
-from .coexist import activate_suppressing, end_enriching, peer_records, start_enriching
+from .coexist import (
+    activate_suppressing,
+    beside_records,
+    end_enriching,
+    out_of_sight,
+    peer_records,
+    start_enriching,
+)
 from .cost_metrics import CostMetrics
 from .fallback_metrics import FallbackCounter
 from .instruments import make_instruments
@@ -102,6 +109,7 @@ class Recorder:
         if path is None:
             path = current_path()
         context = None
+        beside = None
         if self._enrich:  # another instrumentation's GenAI span of this call open? (DESIGN §7a)
             # The current context read once, and handed to start_span, which would read it again:
             # the check costs about 1,300 instructions a call when no span is current.
@@ -110,6 +118,8 @@ class Recorder:
             if isinstance(parent, ReadableSpan):  # an SDK span: one whose kind and scope can be read
                 records = peer_records(parent)
                 if records is not None:
+                    if records != names.PEER_RECORDS_ALL:
+                        records = beside_records(parent, records)
                     return start_enriching(
                         parent,
                         records,
@@ -121,6 +131,8 @@ class Recorder:
                         path,
                         request_attributes,
                     )
+            # One lookup: only the providers' SDKs have instrumentations whose span is out of sight.
+            beside = names.PEERS_OUT_OF_SIGHT_BY_PROVIDER.get(endpoint.provider)
         attributes = request_attributes
         if gate is not None and gate.downgraded_from is not None:
             attributes[names.BUDGET_DOWNGRADED_FROM] = gate.downgraded_from
@@ -145,6 +157,9 @@ class Recorder:
         if gate is not None:
             call.budget = gate
             add_budget_events(span, gate)
+        if beside is not None and out_of_sight(beside):  # its histograms are theirs: end_enriching
+            call.peer = span
+            call.peer_metrics = names.PEER_RECORDS_ALL
         return call
 
     @staticmethod
