@@ -204,7 +204,18 @@ class Call:
     stream_fallback: Callable[[BaseException], Callable[[], Any] | None] | None = None
     """For a stream proxy: how to resend the call when its stream fails before the first chunk."""
 
-    __slots__ = ("_tokens", "api", "args", "body", "hide_usage_chunk", "record", "site", "source", "streamed")
+    __slots__ = (
+        "_tokens",
+        "api",
+        "args",
+        "body",
+        "hide_usage_chunk",
+        "record",
+        "site",
+        "source",
+        "streamed",
+        "url",
+    )
 
     def __init__(
         self, site: CallSite, record: LLMCall, api: ApiKind, hide_usage_chunk: bool, body: Any
@@ -220,6 +231,9 @@ class Call:
         """Set by a plain-HTTP patch when the caller asked for the body unread."""
         self.args: tuple[Any, ...] | None = None
         """The positional arguments to call the wrapped method with instead of the caller's."""
+        self.url: str | None = None
+        """The URL to send ``body`` to instead of the caller's (set by a plain-HTTP patch when the
+        model, which the path names, changed)."""
         self._tokens: Any = None
 
     def __enter__(self) -> Call:

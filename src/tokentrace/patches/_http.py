@@ -10,16 +10,17 @@ one cost.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from .. import names
-from ..calls.apis import PathTable
+from ..calls.apis import ApiKind, PathTable, path_route
 from ..calls.providers import endpoint_for
 from ..tracking import in_recorded_call
 from ._call import Call, CallSite
 from .http_bodies import BodyObserver
 
-__all__ = ["finish_read_body", "http_call", "observer_for"]
+__all__ = ["finish_read_body", "http_call", "observer_for", "start_json"]
 
 
 def _json_body(body: Any) -> dict[str, Any] | None:
@@ -40,10 +41,15 @@ def _origin(url: str) -> str:
     return url if path_start < 0 else url[:path_start]
 
 
+# The families whose requests may name their model in the path (``models/{model}:{method}``).
+_ROUTED = frozenset({ApiKind.GEMINI, ApiKind.GEMINI_EMBEDDINGS, ApiKind.MESSAGES})
+
+
 def http_call(site: CallSite, table: PathTable, method: str, url: str, body: Any) -> Call | None:
     """Start the call if this request is one we should record; else None (cheaply).
 
-    The call's ``body``, when set, is the JSON object to send instead (already a copy).
+    The call's ``body``, when set, is the JSON object to send instead (already a copy), and its
+    ``url``, when set, the URL to send it to (a model in the path changed: ``calls.apis.PathRoute``).
     """
     if method != "POST":
         return None
@@ -53,7 +59,18 @@ def http_call(site: CallSite, table: PathTable, method: str, url: str, body: Any
     payload = _json_body(body)
     if payload is None:
         return None
-    return site.start(kind, endpoint_for(_origin(url)), payload)
+    return start_json(site, kind, url, payload)
+
+
+def start_json(site: CallSite, kind: ApiKind, url: str, payload: Mapping[str, Any]) -> Call:
+    """Start the call of a JSON request to ``url`` (see ``http_call``)."""
+    route = path_route(url) if kind in _ROUTED else None
+    if route is None:
+        return site.start(kind, endpoint_for(_origin(url)), payload)
+    call = site.start(kind, endpoint_for(_origin(url)), route.view(payload))
+    if call.body is not None:
+        call.body, call.url = route.wire(call.body, url)
+    return call
 
 
 def observer_for(call: Call, headers: Any, decoded: bool) -> BodyObserver:

@@ -20,10 +20,9 @@ import wrapt
 
 from .. import names
 from ..calls.apis import PathTable
-from ..calls.providers import endpoint_for
 from ..tracking import in_recorded_call
 from ._call import Call, CallSite, Wrapper, make_wrappers
-from ._http import _origin, finish_read_body, http_call, observer_for
+from ._http import finish_read_body, http_call, observer_for, start_json
 from ._secrets import header_and_query_secrets
 
 if TYPE_CHECKING:
@@ -190,7 +189,7 @@ def make_wrapper_for(recorder: Recorder, table: PathTable) -> Wrapper:
             if call is None:
                 return None
         elif isinstance(payload, Mapping):
-            call = site.start(kind, endpoint_for(_origin(url)), payload)
+            call = start_json(site, kind, url, payload)
         else:
             return None
         if call.body is not None:
@@ -199,6 +198,11 @@ def make_wrapper_for(recorder: Recorder, table: PathTable) -> Wrapper:
             else:
                 text = json.dumps(call.body)
                 kwargs["data"] = text if isinstance(data, str) else text.encode()
+        if call.url is not None:  # the model, which the path names, changed
+            if len(args) > 1:
+                call.args = (args[0], call.url, *args[2:])
+            else:
+                kwargs["str_or_url"] = call.url
         decompress = kwargs.get("auto_decompress")
         decoded = getattr(session, "_auto_decompress", True) if decompress is None else bool(decompress)
         call.source = (session, kwargs.get("headers"), kwargs.get("params"), decoded)

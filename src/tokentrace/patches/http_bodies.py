@@ -12,7 +12,8 @@ read. That needs the bytes as sent: a compressed body passes unchanged (the SDK 
 uncompressed one when it will hide).
 
 A stream whose end marker arrived (``data: [DONE]``, the Responses API's ``response.completed``,
-Messages' ``message_stop``) ends ``completed``, whoever closes it afterwards.
+Messages' ``message_stop``, a Gemini candidate's finish reason) ends ``completed``, whoever closes
+it afterwards.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ _DONE = b"[DONE]"
 _END_EVENTS: dict[ApiKind, frozenset[str]] = {
     ApiKind.RESPONSES: frozenset({"response.completed", "response.incomplete", "response.failed"}),
     ApiKind.MESSAGES: frozenset({"message_stop"}),
+    ApiKind.GEMINI: frozenset(),  # no end event: a candidate's finish reason (``acc.ended``)
 }
 _MARKED_ENDS = (names.STREAM_END_CLOSED, names.STREAM_END_ABANDONED)
 
@@ -217,10 +219,11 @@ class BodyObserver:
             return False
         if not isinstance(event, dict):
             return False
+        hide = self._add(event)
         end_events = self._end_events
-        if end_events is not None and event.get("type") in end_events:
+        if end_events is not None and (event.get("type") in end_events or self._acc.ended):
             self.marker_seen = True
-        return self._add(event)
+        return hide
 
     def end(self, how: str, error: BaseException | None = None) -> None:
         if self.done:
@@ -257,7 +260,20 @@ class BodyObserver:
             payload = json.loads(body) if body else None
         except ValueError:
             return None
+        if isinstance(payload, list) and self.kind is ApiKind.GEMINI:
+            return self._json_stream(payload)  # ``streamGenerateContent`` without ``alt=sse``
         return response_info(self.kind, payload) if isinstance(payload, dict) else None
+
+    def _json_stream(self, chunks: list[Any]) -> ResponseInfo:
+        """A stream sent as one JSON array of its chunks, read as its events would be."""
+        add = self._add
+        for chunk in chunks:
+            if isinstance(chunk, dict):
+                add(chunk)
+        self.marker_seen = self._acc.ended
+        info = self._acc.info
+        info.finish_reasons = self._acc.finish_reasons()
+        return info
 
 
 def observe_chunks(chunks: Iterable[bytes], observer: BodyObserver) -> Iterator[bytes]:

@@ -55,6 +55,8 @@ def make_wrappers_for(recorder: Recorder, table: PathTable) -> tuple[Wrapper, Wr
             return None
         if call.body is not None:
             _replace_body(request, json.dumps(call.body).encode())
+        if call.url is not None:  # the model, which the path names, changed (same origin)
+            request.url = type(request.url)(call.url)
         call.source = request
         call.streamed = bool(kwargs.get("stream"))
         return call

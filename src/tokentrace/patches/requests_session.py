@@ -77,6 +77,8 @@ def make_wrapper_for(recorder: Recorder, table: PathTable) -> Wrapper:
             request = request.copy()  # the caller's prepared request stays as it was
             request.body = body
             request.headers["Content-Length"] = str(len(body))
+            if call.url is not None:  # the model, which the path names, changed
+                request.url = call.url
             if args:
                 call.args = (request, *args[1:])
             else:

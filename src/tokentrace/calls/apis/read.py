@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..records import ResponseInfo
-from . import ApiKind, chat, completions, embeddings, messages, responses
+from . import ApiKind, chat, completions, embeddings, gemini, messages, responses
 
 __all__ = ["RESPONSE_READERS", "response_info"]
 
@@ -16,6 +16,8 @@ RESPONSE_READERS: dict[ApiKind, Callable[[Any], ResponseInfo]] = {
     ApiKind.EMBEDDINGS: embeddings.response_info,
     ApiKind.RESPONSES: responses.response_info,
     ApiKind.MESSAGES: messages.response_info,
+    ApiKind.GEMINI: gemini.response_info,
+    ApiKind.GEMINI_EMBEDDINGS: gemini.embedding_info,
 }
 
 

@@ -61,7 +61,53 @@ def request_attributes(kind: ApiKind, body: Mapping[str, Any], openai_api: bool 
     present = _PARAM_KEYS.intersection(body)
     if present:
         _read_params(kind, body, present, openai_api, attrs)
+    if kind is ApiKind.GEMINI:
+        config = body.get("generationConfig", body.get("generation_config"))
+        if isinstance(config, Mapping):
+            _read_gemini_config(config, attrs)
     return attrs
+
+
+# The Gemini API's ``generationConfig`` (protobuf JSON: camelCase, snake_case accepted too).
+_GEMINI_NUMBERS: dict[str, str] = {
+    "temperature": names.GEN_AI_REQUEST_TEMPERATURE,
+    "topP": names.GEN_AI_REQUEST_TOP_P,
+    "top_p": names.GEN_AI_REQUEST_TOP_P,
+    "topK": names.GEN_AI_REQUEST_TOP_K,
+    "top_k": names.GEN_AI_REQUEST_TOP_K,
+    "presencePenalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "presence_penalty": names.GEN_AI_REQUEST_PRESENCE_PENALTY,
+    "frequencyPenalty": names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+    "frequency_penalty": names.GEN_AI_REQUEST_FREQUENCY_PENALTY,
+}
+_GEMINI_COUNTS: dict[str, str] = {
+    "maxOutputTokens": names.GEN_AI_REQUEST_MAX_TOKENS,
+    "max_output_tokens": names.GEN_AI_REQUEST_MAX_TOKENS,
+    "seed": names.GEN_AI_REQUEST_SEED,
+    "candidateCount": names.GEN_AI_REQUEST_CHOICE_COUNT,
+    "candidate_count": names.GEN_AI_REQUEST_CHOICE_COUNT,
+}
+_GEMINI_OUTPUT_TYPES = {"application/json": "json", "text/plain": "text"}
+
+
+def _read_gemini_config(config: Mapping[str, Any], attrs: dict[str, Any]) -> None:
+    for key, value in config.items():
+        attribute = _GEMINI_NUMBERS.get(key)
+        if attribute is not None:
+            if type(value) in (int, float):
+                attrs[attribute] = value
+            continue
+        attribute = _GEMINI_COUNTS.get(key)
+        if attribute is not None:
+            if type(value) is int and not (attribute == names.GEN_AI_REQUEST_CHOICE_COUNT and value == 1):
+                attrs[attribute] = value
+        elif key in ("stopSequences", "stop_sequences"):
+            if isinstance(value, (list, tuple)) and all(isinstance(s, str) for s in value):
+                attrs[names.GEN_AI_REQUEST_STOP_SEQUENCES] = tuple(value)
+        elif key in ("responseMimeType", "response_mime_type"):
+            output_type = _GEMINI_OUTPUT_TYPES.get(value) if isinstance(value, str) else None
+            if output_type is not None:
+                attrs[names.GEN_AI_OUTPUT_TYPE] = output_type
 
 
 def _read_params(

@@ -1,7 +1,7 @@
 """What a stream says, chunk by chunk, gathered into one ``ResponseInfo``.
 
 Each family reads its own chunks (``chat.read_chunk``, ``responses.read_event``,
-``messages.read_event``); the accumulator holds what they found.
+``messages.read_event``, ``gemini.read_chunk``); the accumulator holds what they found.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from types import MethodType
 from typing import Any
 
 from ..records import ResponseInfo
-from . import ApiKind, chat, completions, messages, responses
+from . import ApiKind, chat, completions, gemini, messages, responses
 
 __all__ = ["StreamAccumulator"]
 
@@ -21,6 +21,8 @@ _READERS: dict[ApiKind, Callable[[StreamAccumulator, Any], bool]] = {
     ApiKind.EMBEDDINGS: chat.read_chunk,  # embeddings do not stream; a stray stream reads as chat
     ApiKind.RESPONSES: responses.read_event,
     ApiKind.MESSAGES: messages.read_event,
+    ApiKind.GEMINI: gemini.read_chunk,
+    ApiKind.GEMINI_EMBEDDINGS: gemini.read_chunk,  # embeddings do not stream; a stray stream reads so
 }
 
 
@@ -31,7 +33,7 @@ class StreamAccumulator:
     (``include_usage``) and must be hidden from the caller.
     """
 
-    __slots__ = ("final_response", "hide_usage_chunk", "info", "kind", "reasons", "texts")
+    __slots__ = ("ended", "final_response", "hide_usage_chunk", "info", "kind", "reasons", "texts")
 
     def __init__(self, kind: ApiKind, hide_usage_chunk: bool, capture_text: bool = False) -> None:
         self.kind = kind
@@ -41,6 +43,9 @@ class StreamAccumulator:
         # Only with content capture on: the text of each choice, and the Responses API's final object.
         self.texts: dict[int, list[str]] | None = {} if capture_text else None
         self.final_response: Any = None
+        self.ended = False
+        """Set by a family whose streams have no end marker of their own (the Gemini API: a
+        candidate's finish reason): the stream has said all it will say."""
 
     def reader(self) -> Callable[[Any], bool]:
         """The function that notes one chunk of this stream's API; True means hide the chunk.
