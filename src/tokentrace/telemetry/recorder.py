@@ -132,7 +132,7 @@ class Recorder:
                         request_attributes,
                     )
             # One lookup: only the providers' SDKs have instrumentations whose span is out of sight.
-            beside = names.PEERS_OUT_OF_SIGHT_BY_PROVIDER.get(endpoint.provider)
+            beside = _OUT_OF_SIGHT.get(endpoint.provider)
         attributes = request_attributes
         if gate is not None and gate.downgraded_from is not None:
             attributes[names.BUDGET_DOWNGRADED_FROM] = gate.downgraded_from
@@ -286,6 +286,7 @@ class Recorder:
 
 
 _ZERO = Decimal(0)
+_OUT_OF_SIGHT = names.PEERS_OUT_OF_SIGHT_BY_PROVIDER
 
 
 def _priced(prices: PriceBook) -> Callable[[str, str], bool]:
