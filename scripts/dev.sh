@@ -9,6 +9,9 @@
 #              origin article's legacy calls on openai 0.28 (tests/legacy)
 #   frameworks tests/frameworks in .venv-frameworks: langchain-openai, litellm, openai-agents,
 #              instructor, pydantic-ai and the official openai-v2 instrumentation (docs/frameworks.md)
+#   peers      the official genai-anthropic and google-genai instrumentations 1.3 beside the providers'
+#              SDKs in .venv-genai-latest: they need opentelemetry-util-genai 1.3, which openai-v2
+#              (in .venv and .venv-frameworks) cannot share (tests/sdk/test_coexist_official_latest.py)
 #   check      all of the above but format (what CI runs)
 #   demo       tokentrace demo: local server, real SDK and requests calls, a budget that trips, a report
 set -euo pipefail
@@ -26,6 +29,9 @@ FRAMEWORKS="openai==3.3.0 langchain-openai==1.8.1 litellm==1.110.2 openai-agents
   pydantic-ai-slim[openai]==2.38.0 opentelemetry-instrumentation-openai-v2==2.4b0 opentelemetry-util-genai==1.1b0"
 # llama-index's OpenAI LLM in the openai 2.x compat venv (it runs tests/frameworks/test_llama_index.py).
 LLAMA_INDEX="llama-index-llms-openai==0.8.3 llama-index-core==0.14.25"
+# The official instrumentations of the providers' SDKs on util-genai 1.3 (own venv: see peers below).
+GENAI_LATEST="opentelemetry-instrumentation-genai-anthropic==1.3b0 opentelemetry-instrumentation-google-genai==1.3b0
+  opentelemetry-util-genai==1.3b0 anthropic>=2.17 google-genai>=3 httpx2 aiohttp pytest pytest-asyncio"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
 
 setup() {
@@ -88,6 +94,14 @@ frameworks() {
   "$dir/bin/python" -m pytest -q tests/frameworks "$@"
 }
 
+peers() {
+  local dir=.venv-genai-latest
+  [ -x "$dir/bin/python" ] || "$PYTHON" -m venv "$dir"
+  # shellcheck disable=SC2086
+  "$dir/bin/python" -m pip install -q -e ".[demo]" $GENAI_LATEST
+  "$dir/bin/python" -m pytest -q tests/sdk/test_coexist_official_latest.py "$@"
+}
+
 demo() { setup; "$VENV/bin/tokentrace" demo; }
 
 target="${1:-check}"
@@ -100,7 +114,8 @@ case "$target" in
   test) test_latest "$@" ;;
   compat) compat ;;
   frameworks) frameworks "$@" ;;
+  peers) peers "$@" ;;
   demo) demo ;;
-  check) setup; lint; typecheck; test_latest "$@"; compat; frameworks ;;
+  check) setup; lint; typecheck; test_latest "$@"; compat; frameworks; peers ;;
   *) echo "unknown target: $target" >&2; exit 2 ;;
 esac
