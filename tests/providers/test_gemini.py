@@ -365,3 +365,35 @@ def test_ledger_rows(instrument: Any, client: genai.Client, server: DevServer, t
     ]
     assert [r.cost for r in rows] == [Decimal("0.0001442")] * 2
     assert CANARY.encode() not in ledger.read_bytes()
+
+
+def test_budget_refuses_before_sending_and_prechecks_max_output(
+    instrument: Any, telemetry: Telemetry, client: genai.Client, server: DevServer
+) -> None:
+    """The worst case of a Gemini call reads ``generationConfig.maxOutputTokens`` and ``contents``."""
+    instrument(budgets=[tokentrace.Budget(limit_usd="0.001", precheck=True)])
+    server.script(json_reply(answer()))
+    small = types.GenerateContentConfig(max_output_tokens=100)  # worst case ~ $0.00025
+    large = types.GenerateContentConfig(max_output_tokens=1000)  # worst case ~ $0.0025
+    client.models.generate_content(model=MODEL, contents="Hi", config=small)
+    with pytest.raises(tokentrace.BudgetExceededError, match="could take it to"):
+        client.models.generate_content(model=MODEL, contents="Hi", config=large)
+    assert len(server.requests) == 1
+    refused = dict(telemetry.spans()[-1].attributes or {})
+    assert refused["error.type"] == "BudgetExceededError" and refused["gen_ai.request.max_tokens"] == 1000
+
+
+def test_the_key_in_the_query_is_kept_out_of_error_text(instrumented: Telemetry) -> None:
+    """A request that fails (nothing listens) names its URL in the error: never the key in it."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends: nothing listens there
+    url = f"http://127.0.0.1:{port}/v1beta/models/{MODEL}:generateContent?key={CANARY}"
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.post(url, json={"contents": []}, timeout=30)
+    assert CANARY in str(raised.value)  # the caller's own error is left as it was
+    span = instrumented.span()
+    assert span.status.description and CANARY not in span.status.description
+    assert CANARY not in repr(span.attributes) + repr(span.events)
