@@ -244,6 +244,7 @@ def test_plain_http_with_the_key_in_the_query(how: str, instrumented: Telemetry,
     assert dict(failed.attributes or {})["error.type"] == "400"
     for span in (ok, failed):
         assert CANARY not in repr(span.attributes) + repr(span.status) + repr(span.events)
+    assert CANARY not in repr(instrumented.metrics())
 
 
 def test_stream_as_a_json_array_and_through_a_mock_transport(
