@@ -398,3 +398,24 @@ def test_the_key_in_the_query_is_kept_out_of_error_text(instrumented: Telemetry)
     span = instrumented.span()
     assert span.status.description and CANARY not in span.status.description
     assert CANARY not in repr(span.attributes) + repr(span.events)
+
+
+def test_content_only_when_opted_in(
+    instrument: Any, telemetry: Telemetry, client: genai.Client, server: DevServer
+) -> None:
+    instrument(capture_content=True)
+    server.script(json_reply(answer()), json_reply(answer()))
+    config = types.GenerateContentConfig(system_instruction="Answer in one line.")
+    client.models.generate_content(model=MODEL, contents="What does it cost?", config=config)
+    attrs: dict[str, Any] = dict(telemetry.span().attributes or {})
+    assert json.loads(attrs["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "What does it cost?"}]}
+    ]
+    assert json.loads(attrs["gen_ai.system_instructions"]) == [
+        {"type": "text", "content": "Answer in one line."}
+    ]
+    tokentrace.uninstrument()
+    telemetry.exporter.clear()
+    instrument()
+    client.models.generate_content(model=MODEL, contents="What does it cost?", config=config)
+    assert not [k for k in dict(telemetry.span().attributes or {}) if "messages" in k or "instructions" in k]
