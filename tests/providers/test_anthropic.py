@@ -218,3 +218,22 @@ def test_ledger_rows(instrument: Any, server: DevServer, tmp_path: Path) -> None
     assert rows[0].cost == COST and rows[0].status == "ok"
     for secret in (KEY, TOKEN):
         assert secret.encode() not in ledger.read_bytes()
+
+
+def test_streams_over_a_mock_transport_finish(records: list[CallRecord], telemetry: Telemetry) -> None:
+    """A user's own test suite answers the SDK with a MockTransport: its streams end like a socket's."""
+    import httpx2
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        body = b"".join(events())
+        return httpx2.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    sdk = Anthropic(api_key=KEY, http_client=httpx2.Client(transport=httpx2.MockTransport(answer)))
+    with tokentrace.track("mocked"):
+        with sdk.messages.stream(model=MODEL, max_tokens=100, messages=MESSAGES) as stream:
+            assert stream.get_final_text() == "About a cent."
+        for _ in sdk.messages.create(model=MODEL, max_tokens=100, messages=MESSAGES, stream=True):
+            pass
+    assert_calls(telemetry, records, 2)
+    ends = [dict(s.attributes or {})["tokentrace.stream.end"] for s in telemetry.spans()]
+    assert ends == ["completed", "completed"]
