@@ -237,3 +237,23 @@ def test_streams_over_a_mock_transport_finish(records: list[CallRecord], telemet
     assert_calls(telemetry, records, 2)
     ends = [dict(s.attributes or {})["tokentrace.stream.end"] for s in telemetry.spans()]
     assert ends == ["completed", "completed"]
+
+
+def test_fallback_chain_on_overload(instrument: Any, telemetry: Telemetry, server: DevServer) -> None:
+    """Anthropic's 529 (overloaded) moves the call on to the chain's next model, in the body."""
+    from tokentrace.demo.server import status
+
+    chain = (MODEL, "claude-haiku-4-5")
+    instrument(fallbacks=[tokentrace.Fallback(chain=chain)])
+    server.reset()
+    overloaded = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    server.script(status(529, overloaded), json_reply(message("claude-haiku-4-5-20251001")))
+    try:
+        result = first_party(server).messages.create(model=MODEL, max_tokens=100, messages=MESSAGES)
+    finally:
+        tokentrace.set_fallbacks([])
+    assert result.model == "claude-haiku-4-5-20251001"
+    assert [r.json["model"] for r in server.requests] == list(chain)
+    spans = telemetry.spans()
+    assert [s.name for s in spans] == [f"chat {m}" for m in chain]
+    assert dict(spans[1].attributes or {})["tokentrace.fallback.from"] == MODEL
