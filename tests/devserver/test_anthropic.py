@@ -244,6 +244,15 @@ def test_a_missing_required_field_is_an_anthropic_error(
     assert answer["request_id"].startswith("req_")
 
 
+def test_a_body_that_is_not_json_is_an_anthropic_error(server: DevServer) -> None:
+    response = httpx.post(
+        server.origin + "/v1/messages", content=b"{not json", headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["type"] == "invalid_request_error"
+
+
 def test_scripted_errors_reach_the_sdk_as_its_exceptions(
     client: anthropic.Anthropic, server: DevServer
 ) -> None:

@@ -215,12 +215,15 @@ def test_errors_in_google_shape(client: genai.Client, server: DevServer) -> None
     base = server.origin + "/v1beta/models/gemini-2.0-flash"
     empty = httpx.post(base + ":generateContent", json={"contents": []})
     unknown = httpx.post(base + ":summonDragons", json={})
+    garbled = httpx.post(base + ":generateContent", content=b"{not json")
 
     assert empty.status_code == 400
     assert empty.json()["error"]["status"] == "INVALID_ARGUMENT"
     assert empty.json()["error"]["code"] == 400
     assert unknown.status_code == 404
     assert unknown.json()["error"]["status"] == "NOT_FOUND"
+    assert garbled.status_code == 400
+    assert garbled.json()["error"]["message"].startswith("Invalid JSON payload")
 
 
 def test_scripted_errors_reach_the_sdk(client: genai.Client, server: DevServer) -> None:

@@ -169,7 +169,8 @@ def _read_prompt(body: Mapping[str, Any]) -> _Read:
         role = content.get("role", "user") if isinstance(content, Mapping) else "user"
         items.append({"role": role, "content": text_parts(content)})
     tools: list[object] = []
-    for tool in body.get("tools") or ():
+    listed = body.get("tools")
+    for tool in listed if isinstance(listed, list) else ():
         declarations = field(tool, "functionDeclarations")
         tools.extend(declarations if isinstance(declarations, list) else [tool])
     images = sum(1 for item in items for part in item["content"] if part.get("type") == "image")
