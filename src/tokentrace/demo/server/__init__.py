@@ -61,7 +61,7 @@ from __future__ import annotations
 
 from ._cli import main
 from ._endpoints import DEFAULT_EMBEDDING_DIMENSIONS, LEGACY_DEFAULT_MAX_TOKENS
-from ._gemini import google_status
+from ._google import google_status
 from ._messages import anthropic_status
 from ._scripted import Scripted, default, delay, disconnect, error_body, json, raw, sse, status
 from ._server import DevServer, RecordedRequest

@@ -11,7 +11,6 @@ are spent first from ``maxOutputTokens``. Zero counts are left out, as proto3 JS
 
 from __future__ import annotations
 
-import functools
 import json as _json
 import re
 import time
@@ -19,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._scripted import Scripted, encode_json, json, sse, status
+from ._google import GOOGLE_JSON_TYPE, field, google_error, invalid_argument, reply
+from ._scripted import Scripted, encode_json, sse
 from ._shapes import Json
 from ._synth import (
     IMAGE_TOKENS,
@@ -32,43 +32,11 @@ from ._synth import (
     reply_words,
 )
 
-__all__ = [
-    "GeminiCall",
-    "contents_text",
-    "gemini",
-    "google_error",
-    "google_status",
-    "field",
-    "invalid_argument",
-    "reply",
-    "text_parts",
-]
+__all__ = ["GeminiCall", "contents_text", "gemini", "text_parts"]
 
 MAX_CANDIDATES = 8
 WORDS_PER_CHUNK = 4
 _THINKING = re.compile(r"^gemini-(2\.5|[3-9])")
-_STATUSES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ABORTED",
-    429: "RESOURCE_EXHAUSTED",
-    499: "CANCELLED",
-    500: "INTERNAL",
-    501: "NOT_IMPLEMENTED",
-    503: "UNAVAILABLE",
-    504: "DEADLINE_EXCEEDED",
-}
-_MESSAGES = {
-    401: "Request had invalid authentication credentials.",
-    403: "Method doesn't allow unregistered callers (callers without established identity).",
-    404: "Requested entity was not found.",
-    429: "Resource has been exhausted (e.g. check quota).",
-    500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
-    503: "The model is overloaded. Please try again later.",
-}
-_JSON_TYPE = "application/json; charset=UTF-8"
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-_"
 
 
@@ -84,41 +52,6 @@ class GeminiCall:
     vertex: bool = False
     sse: bool = False
     """``?alt=sse``: stream as server-sent events rather than a JSON array."""
-
-
-def google_error(code: int, message: str | None = None) -> Json:
-    """Google's ``{"error": {"code", "message", "status"}}`` body for an HTTP status."""
-    default = _MESSAGES.get(code, "Request failed.")
-    return {"error": {"code": code, "message": message or default, "status": _STATUSES.get(code, "UNKNOWN")}}
-
-
-def google_status(code: int, message: str | None = None, *, retry_after: float | None = None) -> Scripted:
-    """An error answered the way Google's APIs do, for ``DevServer.script``."""
-    return status(code, google_error(code, message), retry_after=retry_after)
-
-
-@functools.lru_cache(maxsize=64)
-def _proto_name(name: str) -> str:
-    return re.sub(r"[A-Z]", lambda upper: "_" + upper[0].lower(), name)
-
-
-def field(source: object, name: str) -> Any:
-    """A request field by its JSON name (``maxOutputTokens``) or, as Google also accepts and some
-    SDK versions send, its proto name (``max_output_tokens``); None when absent."""
-    if not isinstance(source, Mapping):
-        return None
-    if name in source:
-        return source[name]
-    return source.get(_proto_name(name))
-
-
-def reply(body: Json, code: int = 200) -> Scripted:
-    """A JSON answer with the content type Google's APIs send."""
-    return json(body, code, {"content-type": _JSON_TYPE})
-
-
-def invalid_argument(message: str) -> Scripted:
-    return reply(google_error(400, message), 400)
 
 
 # -- reading a request -----------------------------------------------------------------------------
@@ -291,7 +224,7 @@ def generate(call: GeminiCall) -> Scripted:
         return sse(b"data: " + encode_json(chunk) + b"\r\n\r\n" for chunk in chunks)
     # Without alt=sse the stream is one JSON array, its elements written as they come.
     pieces = [(b"[" if i == 0 else b",\r\n") + encode_json(chunk) for i, chunk in enumerate(chunks)]
-    return sse([*pieces, b"]"], headers={"content-type": _JSON_TYPE})
+    return sse([*pieces, b"]"], headers={"content-type": GOOGLE_JSON_TYPE})
 
 
 def _modalities(tokens: int, images: int) -> list[Json]:

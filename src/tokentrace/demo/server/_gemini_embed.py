@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._endpoints import DEFAULT_EMBEDDING_DIMENSIONS
-from ._gemini import GeminiCall, contents_text, field, google_error, invalid_argument, reply
+from ._gemini import GeminiCall, contents_text
+from ._google import field, google_error, invalid_argument, reply
 from ._scripted import Scripted
 from ._shapes import Json
 from ._synth import embedding, words

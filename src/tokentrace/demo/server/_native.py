@@ -10,8 +10,9 @@ import time
 from urllib.parse import unquote
 
 from ._anthropic_prompt import PromptCache
-from ._gemini import GeminiCall, gemini, google_error, reply
+from ._gemini import GeminiCall, gemini
 from ._gemini_embed import EMBEDDING_METHODS
+from ._google import google_error, reply
 from ._http import RecordedRequest
 from ._messages import MessagesCall, count_tokens, invalid, messages
 from ._scripted import Scripted
