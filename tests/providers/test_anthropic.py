@@ -257,3 +257,29 @@ def test_fallback_chain_on_overload(instrument: Any, telemetry: Telemetry, serve
     spans = telemetry.spans()
     assert [s.name for s in spans] == [f"chat {m}" for m in chain]
     assert dict(spans[1].attributes or {})["tokentrace.fallback.from"] == MODEL
+
+
+def test_the_local_servers_own_answers(records: list[CallRecord], server: DevServer) -> None:
+    """Unscripted, cache breakpoint included: the second call reads what the first wrote."""
+    system: Any = [
+        {
+            "type": "text",
+            "text": "You answer questions about orders. " * 20,
+            "cache_control": {"type": "ephemeral"},
+        }
+    ]
+    sdk = first_party(server)
+    results = [
+        sdk.messages.create(model=MODEL, max_tokens=100, system=system, messages=MESSAGES) for _ in range(2)
+    ]
+    with sdk.messages.stream(model=MODEL, max_tokens=100, system=system, messages=MESSAGES) as stream:
+        results.append(stream.get_final_message())
+    assert len(records) == 3
+    for record, result in zip(records, results, strict=True):
+        usage = result.usage
+        read, write = usage.cache_read_input_tokens or 0, usage.cache_creation_input_tokens or 0
+        assert record.input_tokens == usage.input_tokens + read + write
+        assert (record.cache_read_tokens or 0, record.cache_write_tokens or 0) == (read, write)
+        expected = (usage.input_tokens * 3 + read * 0.30 + write * 3.75 + usage.output_tokens * 15) / 1e6
+        assert float(record.cost or 0) == pytest.approx(expected, abs=1e-12)
+    assert (records[0].cache_write_tokens or 0) > 0 and (records[1].cache_read_tokens or 0) > 0

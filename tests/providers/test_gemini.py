@@ -419,3 +419,21 @@ def test_content_only_when_opted_in(
     instrument()
     client.models.generate_content(model=MODEL, contents="What does it cost?", config=config)
     assert not [k for k in dict(telemetry.span().attributes or {}) if "messages" in k or "instructions" in k]
+
+
+def test_the_local_servers_own_answers(
+    records: list[CallRecord], client: genai.Client, server: DevServer
+) -> None:
+    """Unscripted: whatever usage the server reports, the record holds it and prices it."""
+    result = client.models.generate_content(model=MODEL, contents="Summarise the late orders of the day")
+    pieces = list(client.models.generate_content_stream(model=MODEL, contents="Summarise the day"))
+    usages = [result.usage_metadata, pieces[-1].usage_metadata]
+    assert len(records) == 2
+    for record, usage in zip(records, usages, strict=True):
+        assert usage is not None and usage.prompt_token_count and usage.candidates_token_count
+        cached, thoughts = usage.cached_content_token_count or 0, usage.thoughts_token_count or 0
+        output = usage.candidates_token_count + thoughts
+        assert (record.input_tokens, record.output_tokens) == (usage.prompt_token_count, output)
+        assert record.reasoning_tokens == (thoughts or None)
+        expected = ((usage.prompt_token_count - cached) * 0.30 + cached * 0.03 + output * 2.50) / 1e6
+        assert float(record.cost or 0) == pytest.approx(expected, abs=1e-12)
