@@ -68,7 +68,7 @@ def _no_default_ledger(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[DevServer]:
-    """The local OpenAI-compatible server on a free port of 127.0.0.1, one per test module, stopped
+    """The local server (OpenAI-compatible, Gemini and Anthropic APIs) on a free port of 127.0.0.1, one per test module, stopped
     after it (tests reset it between calls where they count requests)."""
     with DevServer() as running:
         yield running

@@ -76,12 +76,38 @@ def test_the_last_error_response_reaches_the_caller(records: list[CallRecord], s
     assert sent_models(server) == list(CHAIN)
 
 
-def test_a_streamed_plain_call_is_sent_once(records: list[CallRecord], server: DevServer) -> None:
+def test_a_streamed_plain_call_moves_on_for_an_error_status(
+    records: list[CallRecord], server: DevServer
+) -> None:
+    """An error status reached the caller with nothing yet (``send`` has not returned): the call moves
+    on, as the anthropic SDK's and google-genai's (which always send with ``stream=True``) need."""
     server.script_model(CHAIN[0], status(429))
     body: dict[str, Any] = {"model": CHAIN[0], "messages": MESSAGES, "stream": True}
     with requests.post(f"{server.base_url}/chat/completions", json=body, stream=True) as response:
-        assert response.status_code == 429
-    assert sent_models(server) == [CHAIN[0]]
+        assert response.status_code == 200
+        assert b"data: [DONE]" in response.content
+    assert sent_models(server) == list(CHAIN)
+    assert [(r.fallback_from, r.error_type) for r in records] == [(None, "429"), (CHAIN[0], None)]
+
+
+@pytest.mark.parametrize("http", HTTP_CLIENTS, ids=lambda m: m.__name__)
+async def test_httpx_streams_move_on_and_let_the_failed_response_go(
+    http: Any, records: list[CallRecord], server: DevServer
+) -> None:
+    """One connection in the pool: the next attempt gets it only when the failed response let it go."""
+    server.script_model(CHAIN[0], status(500))
+    body: dict[str, Any] = {"model": CHAIN[0], "messages": MESSAGES, "stream": True}
+    url = f"{server.base_url}/chat/completions"
+    limits = http.Limits(max_connections=1)
+    with http.Client(limits=limits, timeout=30) as client, client.stream("POST", url, json=body) as response:
+        assert response.status_code == 200 and b"[DONE]" in response.read()
+    async with (
+        http.AsyncClient(limits=limits, timeout=30) as client,
+        client.stream("POST", url, json=body) as response,
+    ):
+        assert response.status_code == 200 and b"[DONE]" in await response.aread()
+    assert sent_models(server) == list(CHAIN) * 2
+    assert [r.fallback_from for r in records] == [None, CHAIN[0]] * 2
 
 
 @pytest.mark.parametrize("http", HTTP_CLIENTS, ids=lambda m: m.__name__)

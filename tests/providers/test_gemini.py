@@ -244,6 +244,7 @@ def test_plain_http_with_the_key_in_the_query(how: str, instrumented: Telemetry,
     assert dict(failed.attributes or {})["error.type"] == "400"
     for span in (ok, failed):
         assert CANARY not in repr(span.attributes) + repr(span.status) + repr(span.events)
+    assert CANARY not in repr(instrumented.metrics())
 
 
 def test_stream_as_a_json_array_and_through_a_mock_transport(
@@ -365,3 +366,74 @@ def test_ledger_rows(instrument: Any, client: genai.Client, server: DevServer, t
     ]
     assert [r.cost for r in rows] == [Decimal("0.0001442")] * 2
     assert CANARY.encode() not in ledger.read_bytes()
+
+
+def test_budget_refuses_before_sending_and_prechecks_max_output(
+    instrument: Any, telemetry: Telemetry, client: genai.Client, server: DevServer
+) -> None:
+    """The worst case of a Gemini call reads ``generationConfig.maxOutputTokens`` and ``contents``."""
+    instrument(budgets=[tokentrace.Budget(limit_usd="0.001", precheck=True)])
+    server.script(json_reply(answer()))
+    small = types.GenerateContentConfig(max_output_tokens=100)  # worst case ~ $0.00025
+    large = types.GenerateContentConfig(max_output_tokens=1000)  # worst case ~ $0.0025
+    client.models.generate_content(model=MODEL, contents="Hi", config=small)
+    with pytest.raises(tokentrace.BudgetExceededError, match="could take it to"):
+        client.models.generate_content(model=MODEL, contents="Hi", config=large)
+    assert len(server.requests) == 1
+    refused = dict(telemetry.spans()[-1].attributes or {})
+    assert refused["error.type"] == "BudgetExceededError" and refused["gen_ai.request.max_tokens"] == 1000
+
+
+def test_the_key_in_the_query_is_kept_out_of_error_text(instrumented: Telemetry) -> None:
+    """A request that fails (nothing listens) names its URL in the error: never the key in it."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again when the block ends: nothing listens there
+    url = f"http://127.0.0.1:{port}/v1beta/models/{MODEL}:generateContent?key={CANARY}"
+    with pytest.raises(requests.ConnectionError) as raised:
+        requests.post(url, json={"contents": []}, timeout=30)
+    assert CANARY in str(raised.value)  # the caller's own error is left as it was
+    span = instrumented.span()
+    assert span.status.description and CANARY not in span.status.description
+    assert CANARY not in repr(span.attributes) + repr(span.events)
+
+
+def test_content_only_when_opted_in(
+    instrument: Any, telemetry: Telemetry, client: genai.Client, server: DevServer
+) -> None:
+    instrument(capture_content=True)
+    server.script(json_reply(answer()), json_reply(answer()))
+    config = types.GenerateContentConfig(system_instruction="Answer in one line.")
+    client.models.generate_content(model=MODEL, contents="What does it cost?", config=config)
+    attrs: dict[str, Any] = dict(telemetry.span().attributes or {})
+    assert json.loads(attrs["gen_ai.input.messages"]) == [
+        {"role": "user", "parts": [{"type": "text", "content": "What does it cost?"}]}
+    ]
+    assert json.loads(attrs["gen_ai.system_instructions"]) == [
+        {"type": "text", "content": "Answer in one line."}
+    ]
+    tokentrace.uninstrument()
+    telemetry.exporter.clear()
+    instrument()
+    client.models.generate_content(model=MODEL, contents="What does it cost?", config=config)
+    assert not [k for k in dict(telemetry.span().attributes or {}) if "messages" in k or "instructions" in k]
+
+
+def test_the_local_servers_own_answers(
+    records: list[CallRecord], client: genai.Client, server: DevServer
+) -> None:
+    """Unscripted: whatever usage the server reports, the record holds it and prices it."""
+    result = client.models.generate_content(model=MODEL, contents="Summarise the late orders of the day")
+    pieces = list(client.models.generate_content_stream(model=MODEL, contents="Summarise the day"))
+    usages = [result.usage_metadata, pieces[-1].usage_metadata]
+    assert len(records) == 2
+    for record, usage in zip(records, usages, strict=True):
+        assert usage is not None and usage.prompt_token_count and usage.candidates_token_count
+        cached, thoughts = usage.cached_content_token_count or 0, usage.thoughts_token_count or 0
+        output = usage.candidates_token_count + thoughts
+        assert (record.input_tokens, record.output_tokens) == (usage.prompt_token_count, output)
+        assert record.reasoning_tokens == (thoughts or None)
+        expected = ((usage.prompt_token_count - cached) * 0.30 + cached * 0.03 + output * 2.50) / 1e6
+        assert float(record.cost or 0) == pytest.approx(expected, abs=1e-12)

@@ -29,12 +29,22 @@ if TYPE_CHECKING:
 
 __all__ = ["BudgetGate", "gate"]
 
-_PROMPT_KEYS = ("messages", "input", "prompt")
+_PROMPT_KEYS = ("messages", "input", "prompt", "contents")  # ``contents``: the Gemini API
+
+
+def _max_output(body: Mapping[str, Any]) -> int | None:
+    """The request's bound on its output: a top-level key, or the Gemini API's ``generationConfig``."""
+    found = next((body[k] for k in MAX_TOKEN_PARAMS if type(body.get(k)) is int), None)
+    if found is None:
+        config = body.get("generationConfig")
+        if isinstance(config, Mapping) and type(config.get("maxOutputTokens")) is int:
+            found = config["maxOutputTokens"]
+    return found
 
 
 def _worst_case(prices: PriceBook, provider: str, body: Mapping[str, Any]) -> Any:
     """Worst case of a call for ``precheck`` budgets, per model (a downgrade is priced as such)."""
-    max_output = next((body[k] for k in MAX_TOKEN_PARAMS if type(body.get(k)) is int), None)
+    max_output = _max_output(body)
     if max_output is None:
         return None  # no output bound, no worst case: the call reserves nothing
     prompt = next((body[k] for k in _PROMPT_KEYS if body.get(k) is not None), "")

@@ -94,7 +94,52 @@ def input_attributes(kind: ApiKind, body: Mapping[str, Any]) -> dict[str, str]:
         instructions = body.get("instructions")
         if isinstance(instructions, str):
             attrs[names.GEN_AI_SYSTEM_INSTRUCTIONS] = _dump(_text_parts(instructions))
+    elif kind is ApiKind.GEMINI:
+        contents = body.get("contents")
+        if isinstance(contents, (list, tuple)):
+            attrs[names.GEN_AI_INPUT_MESSAGES] = _dump([_gemini_content(c) for c in contents])
+        system = body.get("systemInstruction", body.get("system_instruction"))
+        if system is not None:
+            attrs[names.GEN_AI_SYSTEM_INSTRUCTIONS] = _dump(_gemini_parts(_get(system, "parts")))
     return attrs
+
+
+_GEMINI_ROLES = {"model": "assistant", "user": "user", "function": "tool", "tool": "tool"}
+
+
+def _gemini_content(content: Any) -> dict[str, Any]:
+    """One Gemini ``Content`` (``role`` user or model, ``parts``) as a conventions message."""
+    role = _get(content, "role")
+    return {
+        "role": _GEMINI_ROLES.get(role, "user") if isinstance(role, str) else "user",
+        "parts": _gemini_parts(_get(content, "parts")),
+    }
+
+
+def _gemini_parts(parts: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for part in _items(parts):
+        text = _get(part, "text")
+        call = _get(part, "functionCall")
+        result = _get(part, "functionResponse")
+        if isinstance(text, str):
+            found.append({"type": "text", "content": text})
+        elif call is not None:
+            found.append(
+                {
+                    "type": "tool_call",
+                    "id": _get(call, "id"),
+                    "name": _get(call, "name"),
+                    "arguments": _get(call, "args"),
+                }
+            )
+        elif result is not None:
+            found.append(
+                {"type": "tool_call_response", "id": _get(result, "id"), "response": _get(result, "response")}
+            )
+        elif _get(part, "inlineData") is not None or _get(part, "fileData") is not None:
+            found.append({"type": "blob" if _get(part, "inlineData") is not None else "uri"})
+    return found
 
 
 def output_attributes(

@@ -2,7 +2,7 @@
 
 Starts the local OpenAI-compatible server (``tokentrace.demo.server``, standard library only) on
 127.0.0.1, instruments the process, runs a small workload through the real openai SDK and plain
-``requests`` under two tracking ids, lets a daily budget trip, writes a ledger in a temporary folder
+``requests`` (OpenAI-compatible, Gemini and Anthropic Messages calls) under two tracking ids, lets a daily budget trip, writes a ledger in a temporary folder
 and prints the report from it. The SDK and ``requests`` come with the ``demo`` extra; without them
 ``run_demo`` raises ``DemoUnavailableError`` before doing anything.
 """
@@ -62,14 +62,14 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
     def show(record: CallRecord) -> None:
         if record.status == names.CALL_STATUS_REFUSED:
             print(
-                f"  {record.tracking_id or '-':<15} {record.operation:<11} {record.model or '?':<26} refused by its budget",
+                f"  {record.tracking_id or '-':<15} {record.operation:<16} {record.model or '?':<26} refused by its budget",
                 file=out,
             )
             return
         cost = f"${record.cost:.6f}" if record.cost is not None else "unknown"
         tokens = f"{record.input_tokens or 0:>4} in {record.output_tokens or 0:>4} out"
         print(
-            f"  {record.tracking_id or '-':<15} {record.operation:<11} {record.model or '?':<26} {tokens}  {cost}",
+            f"  {record.tracking_id or '-':<15} {record.operation:<16} {record.model or '?':<26} {tokens}  {cost}",
             file=out,
         )
 
@@ -91,7 +91,7 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
         assert instrumentor.recorder is not None
         instrumentor.recorder.sinks.append(show)
         client = openai.OpenAI(base_url=server.base_url, api_key="no-key-needed", max_retries=0)
-        print(f"local OpenAI-compatible server at {server.base_url}", file=out)
+        print(f"local server (OpenAI-compatible, Gemini and Anthropic APIs) at {server.origin}", file=out)
         print(f"daily budget for support-bot: ${SUPPORT_BUDGET_USD}\n", file=out)
         try:
             with tokentrace.track("nightly-report"):
@@ -104,6 +104,24 @@ def run_demo(out: TextIO = sys.stdout, keep: str | None = None) -> int:
                     timeout=30,
                 )
                 client.embeddings.create(model="text-embedding-3-small", input=list(QUESTIONS))
+                # The Gemini API (model in the path) and Anthropic's Messages API, as their SDKs send them
+                late = "Which orders are late today?"
+                requests.post(
+                    f"{server.origin}/v1beta/models/gemini-2.5-flash:generateContent",
+                    json={"contents": [{"role": "user", "parts": [{"text": late}]}]},
+                    headers={"x-goog-api-key": "no-key-needed"},
+                    timeout=30,
+                )
+                requests.post(
+                    f"{server.origin}/v1/messages",
+                    json={
+                        "model": "claude-haiku-4-5",
+                        "max_tokens": 200,
+                        "messages": [{"role": "user", "content": late}],
+                    },
+                    headers={"x-api-key": "no-key-needed", "anthropic-version": "2023-06-01"},
+                    timeout=30,
+                )
             with tokentrace.track("support-bot"):
                 for number, question in enumerate(QUESTIONS * 3, start=1):
                     messages: Any = [{"role": "user", "content": question}]

@@ -261,6 +261,13 @@ class Call:
             internal_error(f"recording the response of {self.site.name}", exc)
             return result
 
+    def discard(self, result: Any) -> None:
+        """Let go of what this attempt returned, now that the next attempt answers instead
+        (``FallbackCall``: a streamed error response's connection)."""
+
+    async def adiscard(self, result: Any) -> None:
+        """``discard`` in an async call."""
+
     def end(
         self, info: ResponseInfo | None, error: BaseException | None = None, status_code: int | None = None
     ) -> None:
@@ -284,17 +291,19 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
             call = _not_started(name, exc)
         if call is None:
             return wrapped(*args, **kwargs)
-        result = None
         while True:
+            result = None
             with call:
                 result = wrapped(*(call.args or args), **kwargs)
             result = call.done(result)
             # Done, unless the call is in a fallback chain and moves on to its next attempt.
-            if (
-                call.then is None
-                or (call := _next_attempt(start, name, instance, args, kwargs, call)) is None
-            ):
+            if call.then is None:
                 return result
+            following = _next_attempt(start, name, instance, args, kwargs, call)
+            if following is None:
+                return result
+            call.discard(result)
+            call = following
 
     async def async_wrapper(wrapped: Wrapped, instance: Any, args: Args, kwargs: Kwargs) -> Any:
         try:
@@ -303,17 +312,19 @@ def make_wrappers(start: Start, name: str) -> tuple[Wrapper, Wrapper]:
             call = _not_started(name, exc)
         if call is None:
             return await wrapped(*args, **kwargs)
-        result = None
         while True:
+            result = None
             with call:
                 result = await wrapped(*(call.args or args), **kwargs)
             result = call.done(result)
             # Done, unless the call is in a fallback chain and moves on to its next attempt.
-            if (
-                call.then is None
-                or (call := _next_attempt(start, name, instance, args, kwargs, call)) is None
-            ):
+            if call.then is None:
                 return result
+            following = _next_attempt(start, name, instance, args, kwargs, call)
+            if following is None:
+                return result
+            await call.adiscard(result)
+            call = following
 
     return sync_wrapper, async_wrapper
 

@@ -86,7 +86,7 @@ class FallbackCall(Call):
         following = None
         gate = self.record.budget
         refused = gate is not None and gate.refusal is not None
-        if not self.streamed and not refused:
+        if not refused:
             try:
                 following = self.attempt.after(
                     self.record.request_model, error, status_code, self.record.secrets
@@ -104,6 +104,28 @@ class FallbackCall(Call):
         if self.then is not None:  # failed with an exception, and the next attempt takes over
             return result
         return super().done(result)
+
+    def discard(self, result: Any) -> None:
+        """A streamed plain-HTTP error response that the next attempt replaces was never read and
+        never reached the caller: closed, so its connection goes back to the pool."""
+        if self.streamed and result is not None:
+            try:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+            except Exception as exc:
+                internal_error("closing the response of a failed attempt", exc)
+
+    async def adiscard(self, result: Any) -> None:
+        if self.streamed and result is not None:
+            try:
+                aclose = getattr(result, "aclose", None)
+                if aclose is not None:
+                    await aclose()
+                else:
+                    self.discard(result)
+            except Exception as exc:
+                internal_error("closing the response of a failed attempt", exc)
 
     def stream_fallback(self, error: BaseException) -> Callable[[], Any] | None:
         """How to resend this call after its stream failed before the first chunk (the stream's

@@ -17,7 +17,7 @@ def main(argv: Sequence[str] | None = None, *, stop: threading.Event | None = No
     """Serve until Ctrl-C (or until ``stop`` is set); prints the base URL first."""
     parser = argparse.ArgumentParser(
         prog="python -m tokentrace.demo.server",
-        description="A local OpenAI-compatible server with deterministic answers.",
+        description="A local LLM API server (OpenAI-compatible, Anthropic Messages, Gemini) with deterministic answers.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8000, help="0 lets the OS choose (default 8000)")

@@ -2,6 +2,8 @@
 
 Plain paths (``/v1/...``, ``/api/v1/...``, ``/v1beta/openai/...``, or none) answer in the server's
 flavor; Azure paths (``/openai/deployments/{name}/...``, ``/openai/v1/...``) answer as Azure.
+The providers' own APIs (Anthropic's Messages API, the Gemini API, both also through Vertex AI)
+are routed first, by their own patterns (``_native``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from types import TracebackType
 from ...calls.apis import PATHS, ApiKind
 from ._endpoints import Call, bad_request, chat_completions, completions, embeddings, models
 from ._http import Hooks, HTTPServer, RecordedRequest
+from ._native import NativeApis, path_model
 from ._responses import responses
 from ._scripted import Scripted, default, status
 from ._shapes import FLAVORS
@@ -59,12 +62,15 @@ _UNPARSABLE = bad_request(
 
 
 class DevServer:
-    """A local OpenAI-compatible server with deterministic answers, for tests, demos and benchmarks.
+    """A local LLM API server with deterministic answers, for tests, demos and benchmarks.
 
     ``flavor`` picks the provider it imitates on its plain paths (``openai``, ``openrouter``,
     ``vllm``, ``gemini``); Azure OpenAI paths (``/openai/deployments/{name}/...``) always answer as
     Azure, reporting the model from ``azure_deployments`` (deployment name -> model), the
-    deployment's own name when it is a model, else ``gpt-4o-2024-11-20``.
+    deployment's own name when it is a model, else ``gpt-4o-2024-11-20``. Anthropic's Messages
+    API (``/v1/messages``, give the anthropic SDK ``base_url=origin``) and the Gemini API (give
+    google-genai ``HttpOptions(base_url=origin)``), directly or through Vertex AI, answer in their
+    own shapes whatever the flavor.
     """
 
     def __init__(
@@ -92,6 +98,7 @@ class DevServer:
         self._script: deque[Scripted] = deque()
         self._by_model: dict[str, Scripted] = {}
         self._counter = RequestCounter()
+        self._native = NativeApis(self._counter)
         self._stopping = threading.Event()
         self._httpd: HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -177,9 +184,10 @@ class DevServer:
             self._script.extend(responses)
 
     def script_model(self, model: str, reply: Scripted | None) -> None:
-        """Answer every request whose JSON body names ``model`` with ``reply`` (an outage of one
-        model: ``status(429)``, ``status(500)``, ``delay(...)``, ``default(drop_after=0)``), before the
-        queued replies, until ``reset()``; None answers it as usual again."""
+        """Answer every request whose JSON body (else, for Gemini and Vertex AI, whose path) names
+        ``model`` with ``reply`` (an outage of one model: ``status(429)``, ``status(500)``,
+        ``delay(...)``, ``default(drop_after=0)``), before the queued replies, until ``reset()``;
+        None answers it as usual again."""
         with self._lock:
             if reply is None:
                 self._by_model.pop(model, None)
@@ -187,7 +195,9 @@ class DevServer:
                 self._by_model[model] = reply
 
     def reset(self) -> None:
-        """Forget recorded requests and errors, and drop replies still queued or scripted per model."""
+        """Forget recorded requests and errors, drop replies still queued or scripted per model, and
+        empty the Anthropic prompt cache."""
+        self._native.cache.clear()
         with self._lock:
             self._by_model.clear()
             self._script.clear()
@@ -202,6 +212,8 @@ class DevServer:
             if self._by_model:
                 body = request.json
                 model = body.get("model") if isinstance(body, dict) else None
+                if not isinstance(model, str):
+                    model = path_model(request.path)
                 if isinstance(model, str) and model in self._by_model:
                     return self._by_model[model]
             return self._script.popleft() if self._script else _DEFAULT
@@ -213,6 +225,8 @@ class DevServer:
     def _answer(self, request: RecordedRequest, parsed: bool) -> Scripted:
         """The default reply to a request."""
         method, path = request.method, request.path
+        if method == "POST" and (native := self._native.answer(request, parsed)) is not None:
+            return native
         models_match = _MODELS.match(path)
         if models_match is not None:
             if method != "GET":
