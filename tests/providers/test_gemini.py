@@ -217,8 +217,11 @@ def test_embeddings(
 
 
 @pytest.mark.parametrize("how", ["requests", "httpx2", "aiohttp"])
-def test_plain_http_with_the_key_in_the_query(how: str, instrumented: Telemetry, server: DevServer) -> None:
+def test_plain_http_with_the_key_in_the_query(
+    how: str, instrumented: Telemetry, server: DevServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """The Developer API's ``?key=``: the call is recorded, the key reaches no sink, even in an error."""
+    caplog.set_level(logging.DEBUG, logger="tokentrace")
     server.reset()
     server.script(json_reply(answer()), status(400))
     url = f"{server.origin}/v1beta/models/{MODEL}:generateContent?key={CANARY}"
@@ -245,6 +248,7 @@ def test_plain_http_with_the_key_in_the_query(how: str, instrumented: Telemetry,
     for span in (ok, failed):
         assert CANARY not in repr(span.attributes) + repr(span.status) + repr(span.events)
     assert CANARY not in repr(instrumented.metrics())
+    assert not [r for r in caplog.records if r.name.startswith("tokentrace") and CANARY in r.getMessage()]
 
 
 def test_stream_as_a_json_array_and_through_a_mock_transport(
@@ -384,8 +388,11 @@ def test_budget_refuses_before_sending_and_prechecks_max_output(
     assert refused["error.type"] == "BudgetExceededError" and refused["gen_ai.request.max_tokens"] == 1000
 
 
-def test_the_key_in_the_query_is_kept_out_of_error_text(instrumented: Telemetry) -> None:
+def test_the_key_in_the_query_is_kept_out_of_error_text(
+    instrumented: Telemetry, caplog: pytest.LogCaptureFixture
+) -> None:
     """A request that fails (nothing listens) names its URL in the error: never the key in it."""
+    caplog.set_level(logging.DEBUG, logger="tokentrace")
     import socket
 
     with socket.socket() as probe:
@@ -398,6 +405,7 @@ def test_the_key_in_the_query_is_kept_out_of_error_text(instrumented: Telemetry)
     span = instrumented.span()
     assert span.status.description and CANARY not in span.status.description
     assert CANARY not in repr(span.attributes) + repr(span.events)
+    assert not [r for r in caplog.records if r.name.startswith("tokentrace") and CANARY in r.getMessage()]
 
 
 def test_content_only_when_opted_in(
