@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import os
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,6 +23,20 @@ litellm = pytest.importorskip(
 )
 
 MESSAGES = [{"role": "user", "content": PROMPT}]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _litellm_lets_go() -> Iterator[None]:
+    """litellm keeps event loops, async clients and their connections of its own (its logging
+    worker, its client cache) for the process's life and never closes them: collected as garbage
+    at the session's end, each would fail the run with a ``ResourceWarning`` that is litellm's, not
+    the test's. Its clients are closed and its garbage collected here, at the module's end, with
+    litellm's ``ResourceWarning`` (and only it) ignored."""
+    yield
+    asyncio.run(litellm.close_litellm_async_clients())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()
 
 
 def where(server: DevServer) -> dict[str, Any]:
@@ -54,7 +71,12 @@ def streamed(server: DevServer) -> Any:
 
 def asynchronous(server: DevServer) -> Any:
     async def call() -> Any:
-        return answer(await litellm.acompletion(messages=MESSAGES, **where(server)))
+        try:
+            return answer(await litellm.acompletion(messages=MESSAGES, **where(server)))
+        finally:
+            # litellm keeps the async clients it made (their connections too) for the process's
+            # life: closed here, inside the loop that opened them.
+            await litellm.close_litellm_async_clients()
 
     return run_async(call)
 
