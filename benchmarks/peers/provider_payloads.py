@@ -70,9 +70,10 @@ def gemini_response() -> bytes:
     return _dumps(_gemini_body(_ANSWER, usage, finish=True))
 
 
-def gemini_stream(chunks: int = GEMINI_STREAM_CHUNKS) -> bytes:
-    """A ``streamGenerateContent?alt=sse`` body: each chunk a response with the usage so far (the
-    prompt's count and the running total), the last one finished and with the whole usage."""
+def gemini_stream(chunks: int = GEMINI_STREAM_CHUNKS) -> list[bytes]:
+    """The events of a ``streamGenerateContent?alt=sse`` body: each chunk a response with the
+    usage so far (the prompt's count and the running total), the last one finished and with the
+    whole usage."""
     events = []
     for i in range(chunks):
         last = i == chunks - 1
@@ -84,7 +85,7 @@ def gemini_stream(chunks: int = GEMINI_STREAM_CHUNKS) -> bytes:
                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 31}],
             }
         events.append(b"data: " + _dumps(_gemini_body(f" word{i}", usage, finish=last)) + b"\r\n\r\n")
-    return b"".join(events)
+    return events
 
 
 def anthropic_message() -> bytes:

@@ -21,16 +21,21 @@ _JSON = "application/json"
 _SSE = "text/event-stream"
 
 
-def _mock_client(body: bytes, content_type: str) -> Any:
+def _mock_client(body: bytes | list[bytes], content_type: str) -> Any:
+    """An httpx2 client answering ``body``; a list of events is sent as a streamed body, one
+    event at a time, as a network would (a ``bytes`` body is in memory from the start, which
+    tokentrace reads at once rather than through its pass-through)."""
     import httpx2
 
     headers = {"content-type": content_type}
-    return httpx2.Client(
-        transport=httpx2.MockTransport(lambda request: httpx2.Response(200, headers=headers, content=body))
-    )
+
+    def handler(request: Any) -> Any:
+        return httpx2.Response(200, headers=headers, content=iter(body) if isinstance(body, list) else body)
+
+    return httpx2.Client(transport=httpx2.MockTransport(handler))
 
 
-def _gemini_client(body: bytes, content_type: str) -> Any:
+def _gemini_client(body: bytes | list[bytes], content_type: str) -> Any:
     from google import genai
     from google.genai import types
 
