@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, Sp
 
 from .payloads import CHAT_MODEL, EMBEDDING_MODEL
 
-__all__ = ["Providers", "Skipped", "instrument"]
+__all__ = ["Providers", "Skipped", "instrument", "providers_for"]
 
 
 class Skipped(Exception):
@@ -50,14 +50,15 @@ class CountingExporter(SpanExporter):
 
 
 class Providers:
-    def __init__(self) -> None:
+    def __init__(self, set_global: bool = True) -> None:
         self.exporter = CountingExporter()
         self.tracer_provider = TracerProvider()
         self.tracer_provider.add_span_processor(SimpleSpanProcessor(self.exporter))
         self.reader = InMemoryMetricReader()
         self.meter_provider = MeterProvider(metric_readers=[self.reader])
-        trace.set_tracer_provider(self.tracer_provider)
-        metrics.set_meter_provider(self.meter_provider)
+        if set_global:
+            trace.set_tracer_provider(self.tracer_provider)
+            metrics.set_meter_provider(self.meter_provider)
 
     def metric_summary(self) -> dict[str, int]:
         """Metric name -> number of data points (attribute sets) collected so far."""
@@ -70,6 +71,15 @@ class Providers:
                 for metric in scope_metrics.metrics:
                     out[metric.name] = out.get(metric.name, 0) + len(list(metric.data.data_points))
         return out
+
+
+def providers_for(key: str) -> Providers:
+    """The providers of peer ``key``: set globally too, but for a ``-no-global`` row.
+
+    The anthropic SDK records a span of its own through the global tracer provider; the
+    provider-SDK benchmark measures the rows without one apart (``peers.provider_catalog``).
+    """
+    return Providers(set_global=not key.endswith("-no-global"))
 
 
 TRACKING_ID = "bench-feature"
@@ -137,17 +147,74 @@ def _openlit_prices(workdir: str) -> str:
     return path
 
 
+def _genai_official(providers: Providers) -> None:
+    from opentelemetry.instrumentation.google_genai import GoogleGenAiSdkInstrumentor
+
+    # Content capture is off by default (OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT unset).
+    GoogleGenAiSdkInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+
+
+def _genai_openinference(providers: Providers) -> None:
+    from openinference.instrumentation import TraceConfig
+    from openinference.instrumentation.google_genai import GoogleGenAIInstrumentor
+
+    GoogleGenAIInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, config=TraceConfig(hide_inputs=True, hide_outputs=True)
+    )
+
+
+def _genai_openllmetry(providers: Providers) -> None:
+    from opentelemetry.instrumentation.google_generativeai import GoogleGenerativeAiInstrumentor
+
+    # Content off through TRACELOOP_TRACE_CONTENT=false (catalog.WORKER_ENV).
+    GoogleGenerativeAiInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+
+
+def _anthropic_openinference(providers: Providers) -> None:
+    from openinference.instrumentation import TraceConfig
+    from openinference.instrumentation.anthropic import AnthropicInstrumentor
+
+    AnthropicInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, config=TraceConfig(hide_inputs=True, hide_outputs=True)
+    )
+
+
+def _anthropic_openllmetry(providers: Providers) -> None:
+    from opentelemetry.instrumentation.anthropic import AnthropicInstrumentor
+
+    AnthropicInstrumentor().instrument(
+        tracer_provider=providers.tracer_provider, meter_provider=providers.meter_provider
+    )
+
+
+_PROVIDER_PEERS = {
+    "genai-official": _genai_official,
+    "genai-openinference": _genai_openinference,
+    "genai-openllmetry": _genai_openllmetry,
+    "anthropic-openinference": _anthropic_openinference,
+    "anthropic-openllmetry": _anthropic_openllmetry,
+}
+"""The provider-SDK benchmark's peers (``peers.provider_catalog``), each on its own SDK."""
+
+
 def instrument(key: str, providers: Providers, workdir: str) -> Any:
     """Switch peer ``key`` on, with ``workdir`` for any file it needs. Returns the floor object
     for ``floor`` (the scenarios call through it), else None."""
     tp, mp = providers.tracer_provider, providers.meter_provider
-    if key in ("baseline", "baseline-openai2"):
+    if key in ("baseline", "baseline-openai2", "sdk-baseline", "sdk-baseline-no-global", "genai2-baseline"):
+        return None
+    if key in _PROVIDER_PEERS:
+        _PROVIDER_PEERS[key](providers)
         return None
     if key == "floor":
         from .floor import Floor
 
         return Floor(tp.get_tracer("floor"), mp.get_meter("floor"), "api.openai.com", 443)
-    if key == "tokentrace":
+    if key in ("tokentrace", "sdk-tokentrace", "sdk-tokentrace-no-global"):
         _tokentrace(providers)
         return None
     if key == "tokentrace-ledger":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import concurrent.futures
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,10 +39,12 @@ from .payloads import STREAM_CHUNKS
 from .runner import Runner
 
 __all__ = [
+    "COUNTS",
     "LONG_STREAM",
     "LONG_STREAM_CHUNKS",
     "PEERS",
     "SCENARIOS",
+    "Count",
     "available",
     "measure",
     "per_chunk",
@@ -54,7 +57,7 @@ LONG_STREAM_CHUNKS = 250
 
 
 @dataclass(frozen=True)
-class _Count:
+class Count:
     """One counted scenario: the worker's ``count`` config and the (short, long) numbers of calls."""
 
     key: str
@@ -65,13 +68,13 @@ class _Count:
 
 
 COUNTS = (
-    _Count("chat", {"scenario": "chat"}, (10, 110)),
-    _Count("achat", {"scenario": "achat"}, (10, 110)),
-    _Count("stream", {"scenario": "stream"}, (10, 110)),
-    _Count("embed", {"scenario": "embed"}, (10, 110)),
-    _Count(LONG_STREAM, {"scenario": "stream", "chunks": LONG_STREAM_CHUNKS}, (2, 10), warmup=2),
+    Count("chat", {"scenario": "chat"}, (10, 110)),
+    Count("achat", {"scenario": "achat"}, (10, 110)),
+    Count("stream", {"scenario": "stream"}, (10, 110)),
+    Count("embed", {"scenario": "embed"}, (10, 110)),
+    Count(LONG_STREAM, {"scenario": "stream", "chunks": LONG_STREAM_CHUNKS}, (2, 10), warmup=2),
     # Only tokentrace records plain HTTP calls: counted for the peers that run that scenario.
-    _Count("requests", {"scenario": "requests", "plain_http": True}, (10, 110), plain_http=True),
+    Count("requests", {"scenario": "requests", "plain_http": True}, (10, 110), plain_http=True),
 )
 SCENARIOS = tuple(c.key for c in COUNTS)
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -81,7 +84,7 @@ def available() -> bool:
     return shutil.which("valgrind") is not None
 
 
-def _count(runner: Runner, peer: catalog.Peer, count: _Count, calls: int) -> int | None:
+def _count(runner: Runner, peer: catalog.Peer, count: Count, calls: int) -> int | None:
     label = f"instructions-{count.key}-{calls}"
     # A fixed hash seed: with random string hashing, dict layouts (and the work of every import and
     # collision) differ from process to process, which moved a process's count by millions of
@@ -94,23 +97,36 @@ def _count(runner: Runner, peer: catalog.Peer, count: _Count, calls: int) -> int
     return int(found[-1]) if found else None
 
 
-def measure(runner: Runner, peers: list[catalog.Peer]) -> dict[str, dict[str, float | None]]:
-    """Instructions per call: ``{peer: {scenario or LONG_STREAM: count or None}}``, two workers at a time."""
-    wanted = [p for p in peers if p.key in PEERS]
-    jobs = [(p, c, n) for p in wanted for c in COUNTS if p.plain_http or not c.plain_http for n in c.calls]
-    # The long streams first: they take longest, so the pool does not end waiting on one of them.
-    jobs.sort(key=lambda job: job[1].key != LONG_STREAM)
+def _applies(peer: catalog.Peer, count: Count) -> bool:
+    return peer.key in PEERS and (peer.plain_http or not count.plain_http)
+
+
+def measure(
+    runner: Runner,
+    peers: list[catalog.Peer],
+    counts: tuple[Count, ...] = COUNTS,
+    applies: Callable[[catalog.Peer, Count], bool] = _applies,
+) -> dict[str, dict[str, float | None]]:
+    """Instructions per call: ``{peer: {scenario or LONG_STREAM: count or None}}``, two workers at a time.
+
+    Each peer runs the ``counts`` that ``applies`` to it (by default: the peers the targets
+    compare, on every scenario they run); the provider-SDK benchmark passes its own.
+    """
+    wanted = [p for p in peers if any(applies(p, c) for c in counts)]
+    jobs = [(p, c, n) for p in wanted for c in counts if applies(p, c) for n in c.calls]
+    # The longest first (long streams: fewest calls), so the pool does not end waiting on one of them.
+    jobs.sort(key=lambda job: job[1].calls[1])
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         found = pool.map(lambda job: _count(runner, *job), jobs)
-        counts = {(p.key, c.key, n): total for (p, c, n), total in zip(jobs, found, strict=True)}
+        totals = {(p.key, c.key, n): total for (p, c, n), total in zip(jobs, found, strict=True)}
     result: dict[str, dict[str, float | None]] = {}
     for peer in wanted:
         per_call: dict[str, float | None] = {}
-        for count in COUNTS:
-            if count.plain_http and not peer.plain_http:
+        for count in counts:
+            if not applies(peer, count):
                 continue
             few, many = count.calls
-            short, long = counts[(peer.key, count.key, few)], counts[(peer.key, count.key, many)]
+            short, long = totals[(peer.key, count.key, few)], totals[(peer.key, count.key, many)]
             per_call[count.key] = None if short is None or long is None else (long - short) / (many - few)
         result[peer.key] = per_call
     return result

@@ -2,7 +2,8 @@
 
 Modes:
 
-* ``serve``: set up every scenario on both transports, then time one block of ``calls`` calls
+* ``serve``: set up every scenario on the configured transports (with ``"suite": "providers"``,
+  the provider-SDK benchmark's scenarios of this row, ``peers.provider_scenarios``), then time one block of ``calls`` calls
   per ``{"op": "block", "key": ..., "calls": ...}`` line read from stdin, answering each on the
   result pipe, until ``{"op": "finish"}`` (answered with the metric summary).
 * ``startup``: import openai + the OpenTelemetry SDK + the peer, instrument, build a client and
@@ -12,7 +13,7 @@ Modes:
 * ``versions``: the installed versions of the listed distributions.
 * ``count``: make ``warmup`` (10) warm-up calls and then ``calls`` calls of one mock-transport
   ``scenario`` (a stream of ``chunks`` chunks, 50 by default; the plain ``requests`` call with
-  ``plain_http``), untimed: the harness runs it under
+  ``plain_http``; a provider-SDK scenario with ``"suite": "providers"``), untimed: the harness runs it under
   callgrind twice with different ``calls`` and divides the difference in executed instructions
   (``peers/instructions.py``).
 
@@ -96,6 +97,26 @@ def _files(path: str) -> dict[str, int]:
     return out
 
 
+def _build(
+    peer: str, config: dict[str, Any], transport: str, floor: Any, plain_http: bool = False
+) -> list[Any]:
+    """The scenarios of one transport: the OpenAI harness's, or with ``"suite": "providers"`` the
+    provider-SDK benchmark's (mock transport only) for this row, or only ``config["scenario"]``.
+
+    ``config["chunks"]`` sizes the mock transport's stream (each suite has its default).
+    """
+    chunks = {"stream_chunks": config["chunks"]} if "chunks" in config else {}
+    if config.get("suite") == "providers":
+        from . import provider_catalog, provider_scenarios
+
+        keys = [config["scenario"]] if "scenario" in config else provider_catalog.scenarios_of(peer)
+        return provider_scenarios.build(keys, **chunks)
+    from . import scenarios
+
+    built = scenarios.build(transport, _openai_major(), floor, config.get("servers"), plain_http, **chunks)
+    return [s for s in built if s.key == config["scenario"]] if "scenario" in config else built
+
+
 def _one(loop: asyncio.AbstractEventLoop, scenario: Any) -> Any:
     if scenario.is_async:
         return loop.run_until_complete(scenario.once())
@@ -108,13 +129,13 @@ def serve(peer: str, plain_http: bool, config: dict[str, Any], results: Any) -> 
     The orchestrator keeps one such worker per peer alive and asks them for blocks in turn, so a
     peer's block and its baseline's are a fraction of a second apart.
     """
-    from . import adapters, scenarios
+    from . import adapters
 
     def send(message: dict[str, Any]) -> None:
         results.write(json.dumps(message) + "\n")
         results.flush()
 
-    providers = adapters.Providers()
+    providers = adapters.providers_for(peer)
     workdir = _workdir(peer)
     try:
         floor = adapters.instrument(peer, providers, workdir)
@@ -122,13 +143,12 @@ def serve(peer: str, plain_http: bool, config: dict[str, Any], results: Any) -> 
         send({"skipped": str(skipped)})
         return
     loop = asyncio.new_event_loop()
-    major = _openai_major()
     served: dict[str, Any] = {}
     spans_per_call: dict[str, float] = {}
     span_attributes: dict[str, int] = {}
     exporter = providers.exporter
     for transport in config["transports"]:
-        for scenario in scenarios.build(transport, major, floor, config.get("servers"), plain_http):
+        for scenario in _build(peer, config, transport, floor, plain_http):
             key = f"{transport}/{scenario.key}"
             warmup = config["warmup"]
             scenario.prepare(warmup + 1)
@@ -189,17 +209,14 @@ def startup(peer: str) -> dict[str, Any]:
 
 
 def count(peer: str, config: dict[str, Any]) -> dict[str, Any]:
-    from . import adapters, payloads, scenarios
+    from . import adapters
 
-    providers = adapters.Providers()
+    providers = adapters.providers_for(peer)
     try:
         floor = adapters.instrument(peer, providers, _workdir(peer))
     except adapters.Skipped as skipped:
         return {"skipped": str(skipped)}
-    chunks = config.get("chunks", payloads.STREAM_CHUNKS)
-    plain_http = config.get("plain_http", False)
-    built = scenarios.build("mock", _openai_major(), floor, None, plain_http, stream_chunks=chunks)
-    (scenario,) = [s for s in built if s.key == config["scenario"]]
+    (scenario,) = _build(peer, config, "mock", floor, config.get("plain_http", False))
     once = scenario.once
     if scenario.is_async:
         loop = asyncio.new_event_loop()
