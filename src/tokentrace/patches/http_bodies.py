@@ -245,9 +245,7 @@ class BodyObserver:
     def _result(self) -> ResponseInfo | None:
         if self._sse:
             self._dispatch()
-            info = self._acc.info
-            info.finish_reasons = self._acc.finish_reasons()
-            return info
+            return self._acc.settle()
         if self._json is None:
             return None
         body = b"".join(self._json)
@@ -271,9 +269,7 @@ class BodyObserver:
             if isinstance(chunk, dict):
                 add(chunk)
         self.marker_seen = self._acc.ended
-        info = self._acc.info
-        info.finish_reasons = self._acc.finish_reasons()
-        return info
+        return self._acc.settle()
 
 
 def observe_chunks(chunks: Iterable[bytes], observer: BodyObserver) -> Iterator[bytes]:

@@ -93,7 +93,7 @@ def read_chunk(acc: StreamAccumulator, chunk: Any) -> bool:
         info.id = text(field("responseId"))
     raw_usage = field("usageMetadata")
     if raw_usage is not None:
-        info.usage = gemini_usage(raw_usage)
+        acc.last_usage = raw_usage  # read once, when the stream has ended (``settle``)
     candidates = field("candidates")
     if isinstance(candidates, (list, tuple)):
         for position, candidate in enumerate(candidates):

@@ -33,7 +33,16 @@ class StreamAccumulator:
     (``include_usage``) and must be hidden from the caller.
     """
 
-    __slots__ = ("ended", "final_response", "hide_usage_chunk", "info", "kind", "reasons", "texts")
+    __slots__ = (
+        "ended",
+        "final_response",
+        "hide_usage_chunk",
+        "info",
+        "kind",
+        "last_usage",
+        "reasons",
+        "texts",
+    )
 
     def __init__(self, kind: ApiKind, hide_usage_chunk: bool, capture_text: bool = False) -> None:
         self.kind = kind
@@ -44,6 +53,9 @@ class StreamAccumulator:
         self.texts: dict[int, list[str]] | None = {} if capture_text else None
         self.final_response: Any = None
         self.ended = False
+        self.last_usage: Any = None
+        """The Gemini API's usage as the last chunk said it (every chunk repeats the running
+        total): read once, by ``settle``, not on every chunk."""
         """Set by a family whose streams have no end marker of their own (the Gemini API: a
         candidate's finish reason): the stream has said all it will say."""
 
@@ -60,6 +72,14 @@ class StreamAccumulator:
     def add(self, chunk: Any) -> bool:
         """Note one chunk; True means hide it from the caller (see ``reader``)."""
         return _READERS[self.kind](self, chunk)
+
+    def settle(self) -> ResponseInfo:
+        """What the whole stream said, once it has ended."""
+        info = self.info
+        if self.last_usage is not None:
+            info.usage = gemini.gemini_usage(self.last_usage)
+        info.finish_reasons = self.finish_reasons()
+        return info
 
     def finish_reasons(self) -> list[str | None]:
         if self.kind is ApiKind.RESPONSES:
