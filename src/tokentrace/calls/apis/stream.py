@@ -53,11 +53,11 @@ class StreamAccumulator:
         self.texts: dict[int, list[str]] | None = {} if capture_text else None
         self.final_response: Any = None
         self.ended = False
+        """Set by a family whose streams have no end marker of their own (the Gemini API: a
+        candidate's finish reason): the stream has said all it will say."""
         self.last_usage: Any = None
         """The Gemini API's usage as the last chunk said it (every chunk repeats the running
         total): read once, by ``settle``, not on every chunk."""
-        """Set by a family whose streams have no end marker of their own (the Gemini API: a
-        candidate's finish reason): the stream has said all it will say."""
 
     def reader(self) -> Callable[[Any], bool]:
         """The function that notes one chunk of this stream's API; True means hide the chunk.
